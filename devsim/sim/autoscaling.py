@@ -1,0 +1,339 @@
+"""Autoscaling policies: one interface, a fixed fleet and the Kubernetes HPA.
+
+Every policy implements :meth:`AutoscalingPolicy.recommend`, which takes an
+:class:`Observation` of the fleet and returns a :class:`Decision`. The
+simulation calls it every ``sync_period_s`` seconds and applies the decision.
+Because ``recommend`` is a plain method, policies can be tested on scripted
+metric sequences without a simulation, and a learner can write a new policy in
+a notebook cell.
+
+:class:`HorizontalPodAutoscaler` follows the algorithm documented for the
+Kubernetes ``autoscaling/v2`` API as of Kubernetes 1.30 ("Horizontal Pod
+Autoscaling" on kubernetes.io and ``pkg/controller/podautoscaler`` in the
+Kubernetes source):
+
+* desired = ceil(ready pods * current utilisation / target utilisation),
+  skipped when the ratio is within the tolerance (0.1) of 1;
+* when scaling up while some pods are not ready, those pods count as 0%
+  utilisation and the ratio is recomputed; if that reverses the direction or
+  falls within the tolerance, the replica count stays;
+* the recommendation is stabilised: scale-down uses the maximum recommendation
+  of the last ``scale_down.stabilization_window_s`` (300 s by default) and
+  scale-up the minimum of its window (0 s by default);
+* scaling policies limit the change per period: by default at most +4 pods or
+  +100% per 15 s up, and -100% per 15 s down; ``select_policy`` Max picks the
+  policy that allows the largest change;
+* the result is clamped to [min_replicas, max_replicas].
+
+NOTE: utilisation is the busy fraction of an instance's workers over the last
+sync period, standing in for CPU usage over CPU request. Pods with missing
+metrics and the CPU initialisation period do not exist in the model.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from devsim.profiles import Profile, ScalingRules
+
+__all__ = [
+    "Observation",
+    "Decision",
+    "AutoscalingPolicy",
+    "Manual",
+    "HorizontalPodAutoscaler",
+    "policy_from_profile",
+]
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What an autoscaler sees at one sync.
+
+    Attributes
+    ----------
+    time_s
+        Simulation time of the sync.
+    current_replicas
+        Replicas the deployment asks for now (starting plus ready).
+    ready_utilization
+        Utilisation (0..1, may exceed 1 only through rounding) of each ready
+        instance over the last sync period.
+    unready
+        Instances that are starting and not yet ready.
+    arrival_rate
+        Requests per second that arrived during the last sync period.
+    """
+
+    time_s: float
+    current_replicas: int
+    ready_utilization: tuple[float, ...]
+    unready: int = 0
+    arrival_rate: float = 0.0
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A policy's answer: the replica count to run and why."""
+
+    replicas: int
+    reason: str
+
+
+class AutoscalingPolicy:
+    """Interface of autoscaling policies.
+
+    ``sync_period_s`` is how often :meth:`recommend` runs; ``None`` means never.
+    """
+
+    sync_period_s: float | None = None
+    name = "policy"
+
+    def initial_replicas(self) -> int:
+        raise NotImplementedError
+
+    def recommend(self, observation: Observation) -> Decision:
+        raise NotImplementedError
+
+
+class Manual(AutoscalingPolicy):
+    """A fixed replica count, as in the development environment."""
+
+    name = "Manual"
+
+    def __init__(self, replicas: int):
+        if int(replicas) != replicas or replicas < 1:
+            raise ValueError(f"replicas must be a whole number >= 1, got {replicas!r}")
+        self.replicas = int(replicas)
+
+    def initial_replicas(self) -> int:
+        return self.replicas
+
+    def recommend(self, observation: Observation) -> Decision:
+        return Decision(self.replicas, "manual: fixed replica count")
+
+    def __repr__(self) -> str:
+        return f"Manual(replicas={self.replicas})"
+
+
+@dataclass
+class _Rules:
+    window_s: float
+    select_policy: str
+    policies: list[tuple[str, int, float]]
+
+    @classmethod
+    def from_profile(cls, rules: ScalingRules) -> "_Rules":
+        return cls(rules.stabilization_window_s, rules.select_policy, [(p.type, p.value, p.period_s) for p in rules.policies])
+
+
+@dataclass
+class HorizontalPodAutoscaler(AutoscalingPolicy):
+    """The Kubernetes HPA on CPU utilisation (see the module docstring for the rules).
+
+    Parameters
+    ----------
+    min_replicas, max_replicas
+        Bounds of the replica count.
+    target_utilization
+        Target average utilisation of ready pods, 0..1.
+    initial
+        Replicas at the start of the run.
+    sync_period_s, tolerance
+        Controller sync period (Kubernetes default 15 s) and tolerance (0.1).
+    scale_up_window_s, scale_down_window_s
+        Stabilisation windows (defaults 0 s and 300 s).
+    scale_up_policies, scale_down_policies
+        ``(type, value, period_s)`` tuples, type ``"Pods"`` or ``"Percent"``.
+    scale_up_select, scale_down_select
+        ``"Max"``, ``"Min"`` or ``"Disabled"``.
+    """
+
+    min_replicas: int = 1
+    max_replicas: int = 10
+    target_utilization: float = 0.6
+    initial: int | None = None
+    sync_period_s: float = 15.0
+    tolerance: float = 0.1
+    scale_up_window_s: float = 0.0
+    scale_down_window_s: float = 300.0
+    scale_up_policies: list = field(default_factory=lambda: [("Pods", 4, 15.0), ("Percent", 100, 15.0)])
+    scale_down_policies: list = field(default_factory=lambda: [("Percent", 100, 15.0)])
+    scale_up_select: str = "Max"
+    scale_down_select: str = "Max"
+    name = "HorizontalPodAutoscaler"
+
+    def __post_init__(self):
+        problems = []
+        if self.min_replicas < 1:
+            problems.append(f"min_replicas must be >= 1, got {self.min_replicas}")
+        if self.max_replicas < self.min_replicas:
+            problems.append(f"max_replicas ({self.max_replicas}) must be >= min_replicas ({self.min_replicas})")
+        if not 0 < self.target_utilization <= 1:
+            problems.append(f"target_utilization must be in (0, 1], got {self.target_utilization}")
+        if not 0 <= self.tolerance < 1:
+            problems.append(f"tolerance must be in [0, 1), got {self.tolerance}")
+        if self.sync_period_s <= 0:
+            problems.append(f"sync_period_s must be > 0, got {self.sync_period_s}")
+        for direction in ("scale_up", "scale_down"):
+            for kind, value, period in getattr(self, f"{direction}_policies"):
+                if kind not in ("Pods", "Percent") or value <= 0 or period <= 0:
+                    problems.append(f"{direction} policy {(kind, value, period)} is invalid; use ('Pods' or 'Percent', value > 0, period_s > 0)")
+            if getattr(self, f"{direction}_select") not in ("Max", "Min", "Disabled"):
+                problems.append(f"{direction}_select must be Max, Min or Disabled")
+        if problems:
+            raise ValueError("invalid HorizontalPodAutoscaler: " + "; ".join(problems))
+        if self.initial is None:
+            self.initial = self.min_replicas
+        self.initial = min(max(self.initial, self.min_replicas), self.max_replicas)
+        # The run starts in steady state: the HPA has recommended the initial
+        # count at time 0, so the scale-down window holds it for its length.
+        self._recommendations: list[tuple[float, int]] = [(0.0, self.initial)]
+        self._scale_events: list[tuple[float, int]] = []
+
+    @classmethod
+    def from_profile(cls, profile: Profile) -> "HorizontalPodAutoscaler":
+        """Build the HPA from a profile's ``scaling`` section."""
+        s = profile.scaling
+        up, down = _Rules.from_profile(s.scale_up), _Rules.from_profile(s.scale_down)
+        return cls(
+            min_replicas=s.min_replicas, max_replicas=s.max_replicas, target_utilization=s.target_utilization,
+            initial=s.replicas, sync_period_s=s.sync_period_s, tolerance=s.tolerance,
+            scale_up_window_s=up.window_s, scale_down_window_s=down.window_s,
+            scale_up_policies=up.policies, scale_down_policies=down.policies,
+            scale_up_select=up.select_policy, scale_down_select=down.select_policy,
+        )
+
+    def initial_replicas(self) -> int:
+        return self.initial
+
+    def __repr__(self) -> str:
+        return (
+            f"HorizontalPodAutoscaler(min_replicas={self.min_replicas}, max_replicas={self.max_replicas}, "
+            f"target_utilization={self.target_utilization:g})"
+        )
+
+    # -- the replica calculator -----------------------------------------
+
+    def metric_recommendation(self, observation: Observation) -> tuple[int, str]:
+        """Return the raw desired replicas from utilisation, before stabilisation and limits."""
+        current = observation.current_replicas
+        ready = observation.ready_utilization
+        if not ready:
+            return current, "no ready pods with metrics: keeping the replica count"
+        target = self.target_utilization
+        ratio = (sum(ready) / len(ready)) / target
+
+        if observation.unready == 0 or ratio <= 1.0:
+            if abs(1.0 - ratio) <= self.tolerance:
+                return current, f"usage ratio {ratio:.3f} within tolerance {self.tolerance}"
+            desired = math.ceil(ratio * len(ready))
+            return desired, f"usage ratio {ratio:.3f} over {len(ready)} ready pods"
+
+        # Scaling up with unready pods: count them at 0% and recompute.
+        count = len(ready) + observation.unready
+        new_ratio = (sum(ready) / count) / target
+        if abs(1.0 - new_ratio) <= self.tolerance or new_ratio < 1.0:
+            return current, (
+                f"usage ratio {ratio:.3f}, but {new_ratio:.3f} counting {observation.unready} unready pods at 0%: no change"
+            )
+        desired = math.ceil(new_ratio * count)
+        if desired < current:
+            return current, f"usage ratio {new_ratio:.3f} would scale down while scaling up: no change"
+        return desired, f"usage ratio {new_ratio:.3f} over {count} pods ({observation.unready} unready at 0%)"
+
+    # -- behaviour: stabilisation and rate limits ------------------------
+
+    def recommend(self, observation: Observation) -> Decision:
+        now = observation.time_s
+        current = observation.current_replicas
+        raw, reason = self.metric_recommendation(observation)
+
+        stabilized = self._stabilize(now, current, raw)
+        if stabilized != raw:
+            reason += f"; stabilised from {raw} to {stabilized}"
+
+        limited = stabilized
+        if stabilized > current:
+            limit = max(self._scale_up_limit(now, current), current)
+            limited = min(stabilized, limit)
+        elif stabilized < current:
+            limit = min(self._scale_down_limit(now, current), current)
+            limited = max(stabilized, limit)
+        if limited != stabilized:
+            reason += f"; rate-limited to {limited}"
+
+        bounded = min(max(limited, self.min_replicas), self.max_replicas)
+        if bounded != limited:
+            reason += f"; clamped to [{self.min_replicas}, {self.max_replicas}]"
+
+        if bounded != current:
+            self._scale_events.append((now, bounded - current))
+        return Decision(bounded, reason)
+
+    def _stabilize(self, now: float, current: int, raw: int) -> int:
+        self._recommendations.append((now, raw))
+        horizon = max(self.scale_up_window_s, self.scale_down_window_s)
+        self._recommendations = [(t, r) for t, r in self._recommendations if t > now - horizon or t == now]
+
+        up = raw
+        down = raw
+        for t, r in self._recommendations:
+            if t > now - self.scale_up_window_s:
+                up = min(up, r)
+            if t > now - self.scale_down_window_s:
+                down = max(down, r)
+        recommendation = current
+        if recommendation < up:
+            recommendation = up
+        if recommendation > down:
+            recommendation = down
+        return recommendation
+
+    def _changes_in_period(self, now: float, period: float) -> tuple[int, int]:
+        added = sum(d for t, d in self._scale_events if t > now - period and d > 0)
+        removed = -sum(d for t, d in self._scale_events if t > now - period and d < 0)
+        return added, removed
+
+    def _scale_up_limit(self, now: float, current: int) -> int:
+        if self.scale_up_select == "Disabled":
+            return current
+        limits = []
+        for kind, value, period in self.scale_up_policies:
+            added, removed = self._changes_in_period(now, period)
+            start = current - added + removed
+            limits.append(start + value if kind == "Pods" else math.ceil(start * (1 + value / 100)))
+        return max(limits) if self.scale_up_select == "Max" else min(limits)
+
+    def _scale_down_limit(self, now: float, current: int) -> int:
+        if self.scale_down_select == "Disabled":
+            return current
+        limits = []
+        for kind, value, period in self.scale_down_policies:
+            added, removed = self._changes_in_period(now, period)
+            start = current - added + removed
+            # Kubernetes truncates the percent limit when scaling down.
+            limits.append(start - value if kind == "Pods" else int(start * (1 - value / 100)))
+        return min(limits) if self.scale_down_select == "Max" else max(limits)
+
+
+def policy_from_profile(profile: Profile) -> AutoscalingPolicy:
+    """Return the autoscaling policy that a profile's ``scaling.mode`` names.
+
+    Raises
+    ------
+    ValueError
+        For ``predictive``, which needs a trained load forecaster: pass an
+        autoscaler explicitly or override ``scaling__mode``.
+    """
+    mode = profile.scaling.mode
+    if mode == "manual":
+        return Manual(profile.scaling.replicas)
+    if mode == "horizontal":
+        return HorizontalPodAutoscaler.from_profile(profile)
+    raise ValueError(
+        f"profile {profile.name!r} asks for scaling mode {mode!r}, which has no built-in policy yet; "
+        "pass autoscaler=HorizontalPodAutoscaler.from_profile(profile) or load the profile with "
+        "scaling__mode='horizontal'"
+    )
