@@ -28,9 +28,11 @@ RECORD_METADATA_KEY = "devsim_record"
 JSON_MIMETYPE = "application/json"
 
 DEFAULT_KERNEL_NAME = "devsim"
-# Per-cell limit that stops a hung cell, such as a large ipywidgets.Output payload
-# that blocks the notebook client. Chapters are expected to need far less.
+# Per-cell limit in seconds. It guards against a hung cell, such as a large
+# ipywidgets.Output payload that blocks the notebook client, and is not a time budget.
 DEFAULT_EXECUTION_TIMEOUT_S = 600
+
+_NOT_CONVERTED = object()
 
 
 def record(name: str, value: Any) -> Any:
@@ -39,6 +41,8 @@ def record(name: str, value: Any) -> Any:
     The output carries an ``application/json`` payload ``{"name": name, "value": ...}``
     for ``read_records`` and a ``text/plain`` line for readers of the HTML book.
     Returns ``value`` unchanged, so ``x = record("x", compute())`` keeps its type.
+    A bare ``record(...)`` as the last line of a cell also shows that value as Out[].
+    Assign the result or end the line with ``;`` to hide it.
     Raises TypeError or ValueError, as ``to_json_value`` does, if ``value`` cannot be
     stored as JSON.
     """
@@ -62,7 +66,7 @@ def to_json_value(value: Any, name: str = "value") -> Any:
     numpy scalars and arrays become Python numbers and lists, tuples become lists,
     and dict keys of type int become strings, as in JSON. pandas Series and
     DataFrames take the form of their ``to_json()`` (default orient, ISO dates), so a
-    missing value becomes null. Raises TypeError naming the record and the value for
+    missing or infinite value becomes null. Raises TypeError naming the record and the value for
     any other type, and ValueError for NaN or infinity outside pandas objects, because
     JSON has no such numbers.
     """
@@ -78,7 +82,7 @@ def _convert(value: Any, name: str, path: str) -> Any:
         if not math.isfinite(value):
             raise ValueError(
                 f"cannot record {path} = {value!r} for {name!r}: JSON has no NaN or "
-                "infinity; record None or a finite number instead"
+                "infinity. Record None or a finite number instead."
             )
         return float(value)
 
@@ -98,9 +102,6 @@ def _convert(value: Any, name: str, path: str) -> Any:
         f"cannot record {path} for {name!r}: {value!r} of type {type(value).__name__} is "
         "not JSON-serialisable; convert it to a dict, list, str, number, bool or None"
     )
-
-
-_NOT_CONVERTED = object()
 
 
 def _convert_library_type(value: Any, name: str, path: str) -> Any:
@@ -200,7 +201,7 @@ def build_book(
     JupyterLab. ``parameters`` are injected after each notebook's cell tagged
     ``parameters``. ``execution_timeout`` is in seconds per cell. A failing notebook
     does not stop the build: its executed copy, which shows the error, is still
-    converted, and its ``ChapterResult.error`` holds the message. A missing kernel
+    converted, and its ``ChapterResult.error`` contains the message. A missing kernel
     raises ``jupyter_client.kernelspec.NoSuchKernel`` before any notebook runs.
     """
     import papermill
@@ -266,13 +267,20 @@ def _parse_parameter(text: str) -> tuple[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line. Returns 0, 1 if a notebook failed, or 2 if none could run."""
     parser = argparse.ArgumentParser(prog="python -m devsim.book", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     build = commands.add_parser("build", help="execute every notebook and convert it to HTML")
-    build.add_argument("--notebooks", default="notebooks", help="folder of source notebooks (default: %(default)s)")
-    build.add_argument("--executed", default="build/notebooks", help="folder for executed notebooks (default: %(default)s)")
+    build.add_argument(
+        "--notebooks", default="notebooks", help="folder of source notebooks (default: %(default)s)"
+    )
+    build.add_argument(
+        "--executed", default="build/notebooks", help="folder for executed notebooks (default: %(default)s)"
+    )
     build.add_argument("--html", default="build/html", help="folder for HTML pages (default: %(default)s)")
-    build.add_argument("--kernel", default=DEFAULT_KERNEL_NAME, help="Jupyter kernel name (default: %(default)s)")
+    build.add_argument(
+        "--kernel", default=DEFAULT_KERNEL_NAME, help="Jupyter kernel name (default: %(default)s)"
+    )
     build.add_argument(
         "--timeout",
         type=int,
@@ -290,9 +298,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     from jupyter_client.kernelspec import NoSuchKernel
 
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     try:
         results = build_book(
             args.notebooks,
@@ -304,7 +312,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except NoSuchKernel:
         print(
-            f"error: Jupyter kernel {args.kernel!r} not found; run `make setup`, which registers it",
+            f"error: Jupyter kernel {args.kernel!r} not found. Run `make setup`, which registers it.",
             file=sys.stderr,
         )
         return 2
@@ -312,7 +320,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     failures = [result for result in results if not result.ok]
-    print(f"built {len(results) - len(failures)} of {len(results)} notebooks into {args.executed} and {args.html}")
+    built = len(results) - len(failures)
+    print(f"built {built} of {len(results)} notebooks into {args.executed} and {args.html}")
     for result in failures:
         print(f"FAILED {result.source}: {result.error}", file=sys.stderr)
     return 1 if failures else 0

@@ -411,9 +411,9 @@ def _clean_rate_series(frame: pd.DataFrame, timestamp: str, count: str, fill_gap
     negative = counts.to_numpy() < 0
     if negative.any():
         row = int(rows[negative][0])
-        raise TraceError(f"row {row} (timestamp {times.iloc[row]}): negative count {counts.iloc[row]!r}; counts must be >= 0")
+        raise TraceError(f"row {row} (timestamp {times.iloc[row]}): negative count {float(counts.iloc[row]):g}; counts must be >= 0")
 
-    series = pd.Series(counts.to_numpy(dtype=float), index=pd.DatetimeIndex(times.to_numpy()))
+    series = pd.Series(counts.to_numpy(dtype=float), index=pd.DatetimeIndex(times.to_numpy()).as_unit("ns"))
     if not series.index.is_monotonic_increasing:
         logger.warning("rate trace is not sorted by timestamp; sorting it")
         series = series.sort_index(kind="stable")
@@ -428,7 +428,9 @@ def _clean_rate_series(frame: pd.DataFrame, timestamp: str, count: str, fill_gap
         raise TraceError("a rate series needs at least 2 distinct timestamps to infer its interval")
 
     steps = np.diff(series.index.asi8) / 1e9
-    interval_s = float(np.median(steps))
+    # The interval is the most common step; on a tie, the shortest.
+    values, counts = np.unique(steps, return_counts=True)
+    interval_s = float(values[np.argmax(counts)])
     irregular = np.flatnonzero(np.abs(steps - interval_s) > 1e-6 * interval_s)
     if len(irregular) == 0:
         return series, interval_s
@@ -544,7 +546,7 @@ def _clean_request_trace(timestamps, work_s) -> tuple[np.ndarray, np.ndarray | N
         if missing.any():
             row = int(np.flatnonzero(missing)[0])
             raise TraceError(f"row {row}: missing or unreadable timestamp {values.iloc[row]!r}")
-        seconds = pd.Series((parsed.astype("int64") - parsed.astype("int64").min()) / 1e9)
+        seconds = (parsed - parsed.min()).dt.total_seconds()
     bad = ~np.isfinite(seconds.to_numpy())
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
@@ -558,7 +560,7 @@ def _clean_request_trace(timestamps, work_s) -> tuple[np.ndarray, np.ndarray | N
         bad_work = np.isnan(work) | (work < 0) | np.isinf(work)
         if bad_work.any():
             row = int(np.flatnonzero(bad_work)[0])
-            raise TraceError(f"row {row}: work {work[row]!r} is invalid; work must be a finite number of seconds >= 0")
+            raise TraceError(f"row {row}: work {float(work[row]):g} is invalid; work must be a finite number of seconds >= 0")
 
     order = np.argsort(seconds.to_numpy(), kind="stable")
     if np.any(order != np.arange(len(order))):

@@ -1,0 +1,247 @@
+"""The ``devsim`` command.
+
+Subcommands::
+
+    devsim run --profile production --trace azure-llm-code [--rate-multiplier X]
+               [--window START:END] [--seed N] [--format table|json] [--out DIR]
+    devsim compare production development --trace NAME [same options as run]
+    devsim validate [--format table|json] [--customers N] [--replications R]
+    devsim datasets [--format table|json]
+    devsim profiles
+
+Errors in the input (an unknown profile or dataset, a bad window, an invalid
+override) print one message to standard error and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main", "build_parser"]
+
+logger = logging.getLogger(__name__)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a number greater than 0")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 1 or more")
+    return value
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--trace", required=True, help="shipped dataset to replay (see `devsim datasets`)")
+    parser.add_argument("--rate-multiplier", type=_positive_float, default=1.0, help="scales the trace's request rate (default 1)")
+    parser.add_argument("--window", default=None, help="part of the trace to replay, START:END in seconds or durations such as 10min:20min (default: all)")
+    parser.add_argument("--speedup", type=_positive_float, default=1.0, help="replays the trace this many times faster (default 1)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--replicas", type=_positive_int, default=None, help="fixed replica count: manual scaling instead of the profile's policy")
+    parser.add_argument("--format", choices=("table", "json"), default="table", help="output format (default table)")
+    parser.add_argument("--out", type=Path, default=None, help="folder for the result frames and an HTML report")
+    parser.add_argument("--frames", choices=("csv", "parquet"), default="csv", help="file format of the frames written with --out (default csv)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the ``devsim`` command."""
+    from devsim import __version__
+
+    parser = argparse.ArgumentParser(prog="devsim", description="Simulate the DevOps Simulator environments on real traffic.")
+    parser.add_argument("--version", action="version", version=f"devsim {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log warnings and progress to standard error")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="simulate one environment on a trace and print its summary")
+    run.add_argument("--profile", default="production", help="environment profile name or YAML path (default production)")
+    _add_run_options(run)
+
+    compare = sub.add_parser("compare", help="simulate two or more environments on the same trace, side by side")
+    compare.add_argument("profiles", nargs="+", help="profile names or YAML paths, e.g. production development")
+    _add_run_options(compare)
+
+    validate = sub.add_parser("validate", help="compare simulated M/M/c waits with Erlang C")
+    validate.add_argument("--format", choices=("table", "json"), default="table")
+    validate.add_argument("--customers", type=_positive_int, default=60_000, help="customers per replication (default 60000)")
+    validate.add_argument("--replications", type=_positive_int, default=10, help="replications per grid point (default 10)")
+    validate.add_argument("--seed", type=int, default=2024)
+
+    datasets = sub.add_parser("datasets", help="list the shipped datasets")
+    datasets.add_argument("--format", choices=("table", "json"), default="table")
+
+    sub.add_parser("profiles", help="list the shipped environment profiles")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``devsim`` command; return its exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return _COMMANDS[args.command](args)
+    except (ValueError, KeyError, FileNotFoundError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
+        print(f"devsim: error: {message}", file=sys.stderr)
+        return 2
+
+
+# -- run and compare -----------------------------------------------------
+
+
+def _simulate_profile(profile_name: str, args) -> Any:
+    from devsim.profiles import load_profile
+    from devsim.sim import HorizontalPodAutoscaler, Manual, Scenario, simulate
+    from devsim.sim.autoscaling import policy_from_profile
+    from devsim.workload import trace_workload
+
+    profile = load_profile(profile_name)
+    workload = trace_workload(args.trace, rate_multiplier=args.rate_multiplier, window=args.window, speedup=args.speedup)
+    if args.replicas is not None:
+        autoscaler = Manual(args.replicas)
+    elif profile.scaling.mode == "predictive":
+        logger.warning("profile %r asks for predictive scaling, which has no built-in policy yet; using the HPA", profile.name)
+        autoscaler = HorizontalPodAutoscaler.from_profile(profile)
+    else:
+        autoscaler = policy_from_profile(profile)
+    return simulate(Scenario(profile, workload, autoscaler=autoscaler), seed=args.seed)
+
+
+def _run(args) -> int:
+    result = _simulate_profile(args.profile, args)
+    summary = result.summary()
+    if args.out is not None:
+        summary["output_files"] = _write_outputs(result, args.out, args.frames)
+    if args.format == "json":
+        print(json.dumps(summary, indent=2))
+    else:
+        print(_table([("", summary)]))
+    return 0
+
+
+def _compare(args) -> int:
+    if len(args.profiles) < 2:
+        raise ValueError("compare needs at least two profiles, e.g. `devsim compare production development --trace azure-llm-code`")
+    columns = []
+    for name in args.profiles:
+        result = _simulate_profile(name, args)
+        summary = result.summary()
+        if args.out is not None:
+            summary["output_files"] = _write_outputs(result, args.out / result.profile.name, args.frames)
+        columns.append((result.profile.name, summary))
+    if args.format == "json":
+        print(json.dumps({name: summary for name, summary in columns}, indent=2))
+    else:
+        print(_table(columns))
+    return 0
+
+
+def _write_outputs(result, folder: Path, frames: str) -> list[str]:
+    from devsim.report import write_report
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in ("requests", "metrics", "events"):
+        frame = getattr(result, name)
+        path = folder / f"{name}.{frames}"
+        if frames == "csv":
+            frame.to_csv(path, index=False)
+        else:
+            frame.to_parquet(path, index=False)
+        written.append(str(path))
+    summary_path = folder / "summary.json"
+    summary_path.write_text(json.dumps(result.summary(), indent=2) + "\n", encoding="utf-8")
+    written.append(str(summary_path))
+    written.append(str(write_report(result, folder / "report.html")))
+    return written
+
+
+# -- validate, datasets, profiles -----------------------------------------
+
+
+def _validate(args) -> int:
+    from devsim.validation import validate_mmc
+
+    frame = validate_mmc(customers=args.customers, replications=args.replications, seed=args.seed)
+    if args.format == "json":
+        print(frame.to_json(orient="records", indent=2))
+    else:
+        shown = frame.assign(
+            relative_error=(frame["relative_error"] * 100).map("{:+.2f}%".format),
+            interval=[f"[{lo:.4g}, {hi:.4g}]" for lo, hi in zip(frame["ci_low_s"], frame["ci_high_s"])],
+        )[["servers", "utilization", "theory_wait_s", "simulated_wait_s", "interval", "relative_error", "within_ci"]]
+        print(shown.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+        print(f"\n{int(frame['within_ci'].sum())} of {len(frame)} grid points have Erlang C inside the 99% interval "
+              f"({args.replications} replications x {args.customers} customers each, first 10% discarded).")
+    return 0 if frame["within_ci"].all() else 1
+
+
+def _datasets(args) -> int:
+    from devsim.datasets import list_datasets
+
+    frame = list_datasets()
+    if args.format == "json":
+        print(frame.to_json(orient="records", indent=2, date_format="iso"))
+    else:
+        print(frame[["name", "kind", "rows", "licence", "description"]].to_string(index=False, max_colwidth=60))
+    return 0
+
+
+def _profiles(args) -> int:
+    from devsim.profiles import load_profile, profile_names
+
+    for name in profile_names():
+        profile = load_profile(name)
+        s = profile.scaling
+        print(f"{name:13} port {profile.app.port:<5} scaling {s.mode:10} replicas {s.min_replicas}-{s.max_replicas}  "
+              f"database {profile.database.topology} x{profile.database.nodes}  alerts {profile.monitoring.alert_channel}")
+    return 0
+
+
+def _format_value(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        return f"{len(value)} files"
+    return str(value)
+
+
+def _table(columns: list[tuple[str, dict]]) -> str:
+    keys = list(columns[0][1])
+    header = ["", *[name for name, _ in columns]] if any(name for name, _ in columns) else None
+    rows = [[key, *[_format_value(summary.get(key)) for _, summary in columns]] for key in keys]
+    if header:
+        rows.insert(0, header)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    widths = [min(w, 60) for w in widths]
+    lines = []
+    for row in rows:
+        cells = [row[0].ljust(widths[0])] + [cell[:60].rjust(widths[i + 1]) if len(columns) > 1 else cell[:200] for i, cell in enumerate(row[1:])]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+_COMMANDS = {"run": _run, "compare": _compare, "validate": _validate, "datasets": _datasets, "profiles": _profiles}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
