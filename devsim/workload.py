@@ -362,7 +362,7 @@ class RateTrace(Workload):
             keep = (offsets >= start_s) & (offsets + self.interval_s <= end_s + 1e-9)
             if not keep.any():
                 raise TraceError(
-                    f"window {window!r} holds no whole interval of the trace, which spans "
+                    f"window {window!r} contains no whole interval of the trace, which spans "
                     f"{offsets[-1] + self.interval_s:g} s in steps of {self.interval_s:g} s"
                 )
             offsets, counts = offsets[keep] - offsets[keep][0], counts[keep]
@@ -488,7 +488,7 @@ class RequestTrace(Workload):
             start_s, end_s = bounds
             keep = (offsets >= start_s) & (offsets < end_s)
             if not keep.any():
-                raise TraceError(f"window {window!r} holds no request; the trace spans {offsets[-1]:g} s")
+                raise TraceError(f"window {window!r} contains no request; the trace spans {offsets[-1]:g} s")
             offsets = offsets[keep] - start_s
             work = None if work is None else work[keep]
             window_s = min(end_s, _trace_span(offsets + start_s)) - start_s

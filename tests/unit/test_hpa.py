@@ -25,7 +25,7 @@ def test_load_step_scales_by_formula():
 
 def test_scale_up_limited_by_policies():
     hpa = make_hpa(max_replicas=100, target_utilization=0.1)
-    # 4 pods at 100% against 10%: the formula says 40, but the default policies
+    # 4 pods at 100% against 10%: the formula gives 40, but the default policies
     # allow max(4 + 4 pods, 4 * 200%) = 8 per 15 s.
     decision = hpa.recommend(observe(15, 4, 1.0))
     assert decision.replicas == 8
