@@ -3,7 +3,8 @@
 Subcommands::
 
     devsim run --profile production --trace azure-llm-code [--rate-multiplier X]
-               [--window START:END] [--seed N] [--format table|json] [--out DIR]
+               [--window START:END] [--seed N] [--engine auto|des|flow]
+               [--format table|json] [--out DIR]
     devsim compare production development --trace NAME [same options as run]
     devsim validate [--format table|json] [--customers N] [--replications R]
     devsim datasets [--format table|json]
@@ -55,6 +56,8 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--speedup", type=_positive_float, default=1.0, help="replays the trace this many times faster (default 1)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--replicas", type=_positive_int, default=None, help="fixed replica count: manual scaling instead of the profile's policy")
+    parser.add_argument("--engine", choices=("auto", "des", "flow"), default="auto",
+                        help="des replays every request, flow steps through time; auto picks flow for traces over 6 hours")
     parser.add_argument("--format", choices=("table", "json"), default="table", help="output format (default table)")
     parser.add_argument("--out", type=Path, default=None, help="folder for the result frames and an HTML report")
     parser.add_argument("--frames", choices=("csv", "parquet"), default="csv", help="file format of the frames written with --out (default csv)")
@@ -97,6 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     try:
         return _COMMANDS[args.command](args)
+    except BrokenPipeError:
+        # The reader of standard output (e.g. `head`) closed it early.
+        sys.stderr.close()
+        return 0
     except (ValueError, KeyError, FileNotFoundError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
         print(f"devsim: error: {message}", file=sys.stderr)
@@ -108,8 +115,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _simulate_profile(profile_name: str, args) -> Any:
     from devsim.profiles import load_profile
-    from devsim.sim import HorizontalPodAutoscaler, Manual, Scenario, simulate
+    from devsim.sim import HorizontalPodAutoscaler, Manual, Scenario
     from devsim.sim.autoscaling import policy_from_profile
+    from devsim.sim.flow import run_scenario
     from devsim.workload import trace_workload
 
     profile = load_profile(profile_name)
@@ -121,7 +129,7 @@ def _simulate_profile(profile_name: str, args) -> Any:
         autoscaler = HorizontalPodAutoscaler.from_profile(profile)
     else:
         autoscaler = policy_from_profile(profile)
-    return simulate(Scenario(profile, workload, autoscaler=autoscaler), seed=args.seed)
+    return run_scenario(Scenario(profile, workload, autoscaler=autoscaler), seed=args.seed, engine=args.engine)
 
 
 def _run(args) -> int:

@@ -28,6 +28,7 @@ import pandas as pd
 
 __all__ = [
     "Arrivals",
+    "StepCounts",
     "TraceError",
     "Workload",
     "Poisson",
@@ -91,6 +92,42 @@ class Workload(ABC):
     def mean_rate(self) -> float:
         """Return the expected arrival rate in requests per second."""
         raise NotImplementedError
+
+    def step_counts(self, rng: np.random.Generator, step_s: float) -> "StepCounts":
+        """Draw arrivals per time step of ``step_s`` seconds, for the flow engine.
+
+        The default draws every arrival and counts them, so the counts have
+        the same distribution as the request-level replay. Long rate traces
+        override it to avoid drawing each request.
+        """
+        arrivals = self.generate(rng)
+        steps = max(1, int(np.ceil(arrivals.duration_s / step_s - 1e-9)))
+        index = np.minimum((arrivals.times // step_s).astype(np.int64), steps - 1)
+        counts = np.bincount(index, minlength=steps).astype(float)
+        work = None
+        if arrivals.work is not None and not np.isnan(arrivals.work).any():
+            work = np.bincount(index, weights=arrivals.work, minlength=steps)
+        return StepCounts(counts, work, step_s)
+
+
+@dataclass(frozen=True)
+class StepCounts:
+    """Arrivals per fixed time step.
+
+    Attributes
+    ----------
+    counts
+        Requests arriving in each step.
+    work
+        Total service time in seconds of each step's requests, or ``None``
+        where the instance's service-time distribution decides.
+    step_s
+        Step length in seconds; step ``k`` covers ``[k * step_s, (k + 1) * step_s)``.
+    """
+
+    counts: np.ndarray
+    work: np.ndarray | None
+    step_s: float
 
 
 def _check_positive(name: str, value: float, allow_zero: bool = False) -> float:
@@ -381,6 +418,28 @@ class RateTrace(Workload):
 
     def mean_rate(self) -> float:
         return float(self.counts.sum() / self.duration_s)
+
+    def step_counts(self, rng: np.random.Generator, step_s: float) -> StepCounts:
+        """Split each trace interval's count over the flow engine's steps without drawing requests.
+
+        A request of an interval lands in each step with probability equal to
+        the step's share of the interval, so the counts have the same
+        distribution as :meth:`generate` followed by counting, for any step length.
+        """
+        whole = np.floor(self.counts)
+        numbers = (whole + (rng.uniform(size=len(self.counts)) < self.counts - whole)).astype(np.int64)
+        steps = max(1, int(np.ceil(self.duration_s / step_s - 1e-9)))
+        edges = np.arange(steps + 1) * step_s
+        counts = np.zeros(steps)
+        for offset, number in zip(self.offsets_s, numbers):
+            if number == 0:
+                continue
+            first = int(offset // step_s)
+            last = min(int(np.ceil((offset + self.step_s) / step_s - 1e-9)), steps)
+            overlap = np.minimum(edges[first + 1 : last + 1], offset + self.step_s) - np.maximum(edges[first:last], offset)
+            shares = np.clip(overlap, 0, None) / self.step_s
+            counts[first:last] += rng.multinomial(number, shares / shares.sum())
+        return StepCounts(counts, None, step_s)
 
     def __repr__(self) -> str:
         name = f"{self.name!r}, " if self.name else ""

@@ -2,6 +2,7 @@
 
 from devsim.sim.autoscaling import AutoscalingPolicy, Decision, HorizontalPodAutoscaler, Manual, Observation
 from devsim.sim.model import SUMMARY_KEYS, Scenario, SimulationResult, simulate
+from devsim.sim.flow import run_scenario, simulate_flow
 
 __all__ = [
     "AutoscalingPolicy",
@@ -12,5 +13,7 @@ __all__ = [
     "SUMMARY_KEYS",
     "Scenario",
     "SimulationResult",
+    "run_scenario",
     "simulate",
+    "simulate_flow",
 ]

@@ -33,6 +33,7 @@ metrics and the CPU initialisation period do not exist in the model.
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass, field
 
 from devsim.profiles import Profile, ScalingRules
@@ -189,8 +190,8 @@ class HorizontalPodAutoscaler(AutoscalingPolicy):
         self.initial = min(max(self.initial, self.min_replicas), self.max_replicas)
         # The run starts in steady state: the HPA has recommended the initial
         # count at time 0, so the scale-down window holds it for its length.
-        self._recommendations: list[tuple[float, int]] = [(0.0, self.initial)]
-        self._scale_events: list[tuple[float, int]] = []
+        self._recommendations: deque[tuple[float, int]] = deque([(0.0, self.initial)])
+        self._scale_events: deque[tuple[float, int]] = deque()
 
     @classmethod
     def from_profile(cls, profile: Profile) -> "HorizontalPodAutoscaler":
@@ -273,17 +274,21 @@ class HorizontalPodAutoscaler(AutoscalingPolicy):
         return Decision(bounded, reason)
 
     def _stabilize(self, now: float, current: int, raw: int) -> int:
-        self._recommendations.append((now, raw))
+        records = self._recommendations
+        records.append((now, raw))
         horizon = max(self.scale_up_window_s, self.scale_down_window_s)
-        self._recommendations = [(t, r) for t, r in self._recommendations if t > now - horizon or t == now]
+        while len(records) > 1 and records[0][0] <= now - horizon:
+            records.popleft()
 
+        up_cutoff = now - self.scale_up_window_s
+        down_cutoff = now - self.scale_down_window_s
         up = raw
         down = raw
-        for t, r in self._recommendations:
-            if t > now - self.scale_up_window_s:
-                up = min(up, r)
-            if t > now - self.scale_down_window_s:
-                down = max(down, r)
+        for t, r in records:
+            if t > up_cutoff and r < up:
+                up = r
+            if t > down_cutoff and r > down:
+                down = r
         recommendation = current
         if recommendation < up:
             recommendation = up
@@ -292,8 +297,18 @@ class HorizontalPodAutoscaler(AutoscalingPolicy):
         return recommendation
 
     def _changes_in_period(self, now: float, period: float) -> tuple[int, int]:
-        added = sum(d for t, d in self._scale_events if t > now - period and d > 0)
-        removed = -sum(d for t, d in self._scale_events if t > now - period and d < 0)
+        events = self._scale_events
+        longest = max(p for _, _, p in (*self.scale_up_policies, *self.scale_down_policies))
+        while events and events[0][0] <= now - longest:
+            events.popleft()
+        added = 0
+        removed = 0
+        for t, change in events:
+            if t > now - period:
+                if change > 0:
+                    added += change
+                else:
+                    removed -= change
         return added, removed
 
     def _scale_up_limit(self, now: float, current: int) -> int:

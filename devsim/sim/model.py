@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import bisect
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -45,6 +45,7 @@ SUMMARY_KEYS = [
     "workload",
     "autoscaler",
     "seed",
+    "engine",
     "requests",
     "ok",
     "rejected",
@@ -123,10 +124,17 @@ class SimulationResult:
     replica_seconds: float
     ready_replica_seconds: float
     max_ready_replicas: int
-    info: dict[str, Any] = field(default_factory=dict)
+    engine: str = "des"
+    precomputed_summary: dict[str, Any] | None = None
 
     def summary(self) -> dict[str, Any]:
-        """Return the run's headline numbers under the keys of :data:`SUMMARY_KEYS`."""
+        """Return the run's headline numbers under the keys of :data:`SUMMARY_KEYS`.
+
+        A flow-engine result has no per-request rows, so its summary is
+        computed by the engine from its queueing approximation.
+        """
+        if self.precomputed_summary is not None:
+            return dict(self.precomputed_summary)
         requests = self.requests
         status = requests["status"]
         total = len(requests)
@@ -146,6 +154,7 @@ class SimulationResult:
             "workload": self.workload,
             "autoscaler": self.autoscaler,
             "seed": self.seed,
+            "engine": self.engine,
             "requests": total,
             "ok": int(ok_mask.sum()),
             "rejected": int((status == "rejected").sum()),
