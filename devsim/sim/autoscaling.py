@@ -44,6 +44,7 @@ __all__ = [
     "AutoscalingPolicy",
     "Manual",
     "HorizontalPodAutoscaler",
+    "Predictive",
     "policy_from_profile",
 ]
 
@@ -352,3 +353,125 @@ def policy_from_profile(profile: Profile) -> AutoscalingPolicy:
         "pass autoscaler=HorizontalPodAutoscaler.from_profile(profile) or load the profile with "
         "scaling__mode='horizontal'"
     )
+
+
+class Predictive(HorizontalPodAutoscaler):
+    """Scale on a load forecast plus headroom, ahead of the instance startup delay.
+
+    At each sync the policy looks up the forecast request rate for the time
+    ``now + lead_s`` (by default the startup delay plus one sync period, so that
+    replicas started now are ready when the load arrives) and asks for
+    ``ceil(rate * mean_service_s * (1 + headroom) / (workers * target_utilization))``
+    replicas. Stabilisation, rate limits and bounds then apply as for the HPA.
+
+    When no forecast covers ``now + lead_s`` (missing, NaN, or issued more than
+    ``max_age_s`` before now), the policy falls back to the reactive HPA
+    calculation and says so in the decision's reason.
+
+    With ``combine="max"`` the policy asks for the larger of the forecast and
+    the reactive calculation, so a surprise burst still scales the fleet; this
+    is how cloud predictive scaling is usually paired with dynamic scaling.
+    ``combine="forecast"`` trusts the forecast alone.
+
+    Parameters
+    ----------
+    forecast
+        Predicted rates in requests per second. A pandas Series indexed by the
+        start of each target interval in seconds from the run start; each value
+        holds for ``interval_s`` seconds.
+    issued_s
+        When each forecast was made, in seconds from the run start (same
+        index). A forecast is usable only once issued (``issued_s <= now``).
+        ``None`` means every forecast was issued ``interval_s`` before its target.
+    mean_service_s, workers
+        Work per request and workers per instance, to turn a rate into replicas.
+    headroom
+        Extra capacity share on top of the forecast, e.g. 0.2 for 20%.
+    """
+
+    name = "Predictive"
+
+    def __init__(self, forecast, interval_s: float, mean_service_s: float, workers: int, issued_s=None,
+                 headroom: float = 0.2, lead_s: float | None = None, max_age_s: float | None = None,
+                 startup_delay_s: float = 0.0, combine: str = "max", **hpa_settings):
+        super().__init__(**hpa_settings)
+        import numpy as np
+
+        problems = []
+        if interval_s <= 0:
+            problems.append(f"interval_s must be > 0, got {interval_s}")
+        if mean_service_s <= 0:
+            problems.append(f"mean_service_s must be > 0, got {mean_service_s}")
+        if workers < 1:
+            problems.append(f"workers must be >= 1, got {workers}")
+        if headroom < 0:
+            problems.append(f"headroom must be >= 0, got {headroom}")
+        if combine not in ("max", "forecast"):
+            problems.append(f"combine must be 'max' or 'forecast', got {combine!r}")
+        if problems:
+            raise ValueError("invalid Predictive policy: " + "; ".join(problems))
+        self.starts = np.asarray(forecast.index, dtype=float)
+        self.rates = np.asarray(forecast.to_numpy(), dtype=float)
+        self.issued = self.starts - interval_s if issued_s is None else np.asarray(issued_s, dtype=float)
+        self.interval_s = float(interval_s)
+        self.mean_service_s = float(mean_service_s)
+        self.workers = int(workers)
+        self.headroom = float(headroom)
+        self.lead_s = float(startup_delay_s + self.sync_period_s) if lead_s is None else float(lead_s)
+        self.max_age_s = max_age_s
+        self.combine = combine
+        self.fallbacks = 0
+
+    @classmethod
+    def from_profile_forecast(cls, profile, forecast, interval_s: float, issued_s=None, headroom: float = 0.2, **settings):
+        """Build the policy from a profile's scaling section, service time and startup delay."""
+        base = HorizontalPodAutoscaler.from_profile(profile)
+        hpa_settings = {name: getattr(base, name) for name in (
+            "min_replicas", "max_replicas", "target_utilization", "initial", "sync_period_s", "tolerance",
+            "scale_up_window_s", "scale_down_window_s", "scale_up_policies", "scale_down_policies",
+            "scale_up_select", "scale_down_select",
+        )}
+        hpa_settings.update(settings)
+        return cls(
+            forecast, interval_s, profile.instances.service_time.mean_s, profile.instances.workers,
+            issued_s=issued_s, headroom=headroom, startup_delay_s=profile.instances.startup_delay_s, **hpa_settings,
+        )
+
+    def forecast_at(self, now: float) -> float | None:
+        """Return the usable forecast rate for ``now + lead_s``, or None."""
+        import bisect
+        import math as _math
+
+        target = now + self.lead_s
+        index = bisect.bisect_right(self.starts, target) - 1
+        if index < 0 or target >= self.starts[index] + self.interval_s:
+            return None
+        rate = self.rates[index]
+        issued = self.issued[index]
+        if _math.isnan(rate) or issued > now:
+            return None
+        if self.max_age_s is not None and now - issued > self.max_age_s:
+            return None
+        return float(rate)
+
+    def metric_recommendation(self, observation: Observation) -> tuple[int, str]:
+        rate = self.forecast_at(observation.time_s)
+        if rate is None:
+            self.fallbacks += 1
+            replicas, reason = super().metric_recommendation(observation)
+            return replicas, f"no usable forecast, reactive fallback: {reason}"
+        busy_workers = rate * self.mean_service_s * (1 + self.headroom)
+        replicas = max(1, math.ceil(busy_workers / (self.workers * self.target_utilization)))
+        reason = f"forecast {rate:.3g} req/s at t+{self.lead_s:g}s with {self.headroom:.0%} headroom"
+        if self.combine == "max":
+            reactive, reactive_reason = super().metric_recommendation(observation)
+            if reactive > replicas:
+                return reactive, f"reactive above {reason}: {reactive_reason}"
+        return replicas, reason
+
+    def __repr__(self) -> str:
+        return (
+            f"Predictive(min_replicas={self.min_replicas}, max_replicas={self.max_replicas}, "
+            f"target_utilization={self.target_utilization:g}, headroom={self.headroom:g}, lead_s={self.lead_s:g}, "
+            f"combine={self.combine!r})"
+        )

@@ -46,9 +46,13 @@ from devsim.sim.autoscaling import AutoscalingPolicy, Observation, policy_from_p
 from devsim.sim.metrics import METRIC_COLUMNS
 from devsim.sim.model import Scenario, SimulationResult, _requests_frame, SUMMARY_KEYS
 
-__all__ = ["simulate_flow", "choose_engine", "run_scenario", "DEFAULT_STEP_S", "FLOW_THRESHOLD_S"]
+__all__ = ["simulate_flow", "choose_engine", "run_scenario", "DEFAULT_STEP_S", "MAX_STEPS", "FLOW_THRESHOLD_S"]
 
 DEFAULT_STEP_S = 15.0
+
+# Longer runs take longer steps, so that months of trace run in seconds: a
+# 14-day trace keeps 15 s steps, the 7-month NYC taxi trace gets 195 s steps.
+MAX_STEPS = 100_000
 
 # Runs whose arrival window is longer than this use the flow engine when the
 # engine is "auto". A day of trace at tens of requests per second is millions
@@ -74,7 +78,7 @@ def run_scenario(scenario: Scenario, seed: int | None = 0, engine: str = "auto")
     return simulate(scenario, seed=seed)
 
 
-def simulate_flow(scenario: Scenario, seed: int | None = 0, step_s: float = DEFAULT_STEP_S) -> SimulationResult:
+def simulate_flow(scenario: Scenario, seed: int | None = 0, step_s: float | None = None) -> SimulationResult:
     """Run ``scenario`` with the time-stepped flow engine.
 
     Parameters
@@ -85,8 +89,12 @@ def simulate_flow(scenario: Scenario, seed: int | None = 0, step_s: float = DEFA
         Seed of the one random generator (arrival counts per step).
     step_s
         Step length in seconds; the autoscaler syncs on the first step
-        boundary at or after each sync period.
+        boundary at or after each sync period. ``None`` takes 15 s, or for
+        runs longer than :data:`MAX_STEPS` steps of 15 s the next multiple of
+        15 s that keeps the run within that many steps.
     """
+    if step_s is None:
+        step_s = DEFAULT_STEP_S * max(1, math.ceil(scenario.workload.duration_s / (DEFAULT_STEP_S * MAX_STEPS)))
     if not step_s > 0:
         raise ValueError(f"step_s must be > 0, got {step_s!r}")
     profile = scenario.resolved_profile()
@@ -300,7 +308,7 @@ def _frames(rows: dict[str, np.ndarray], profile, step_s: float, cs2: float, poi
         error_ratio = np.where(ended > 0, (rows["rejected"] + rows["timed_out"]) / np.maximum(ended, 1e-12), 0.0)
     metrics = pd.DataFrame(
         {
-            "time_s": (np.arange(n) + 1) * step_s,
+            "time_s": (np.arange(n) + 1) * step_s,  # end of each step
             "arrivals": arrivals,
             "completed": ok,
             "throughput_rps": ok / step_s,
