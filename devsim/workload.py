@@ -19,6 +19,7 @@ the row, because any repair would be a guess.
 from __future__ import annotations
 
 import logging
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -331,7 +332,8 @@ def _parse_offset(value, default: float) -> float:
             seconds = float(value)
         except ValueError:
             try:
-                seconds = pd.Timedelta(value).total_seconds()
+                # pandas deprecates the lower-case day unit ("1d"); accept it as "1D".
+                seconds = pd.Timedelta(re.sub(r"(?<=\d)\s*d\b", "D", str(value).strip())).total_seconds()
             except ValueError:
                 raise ValueError(
                     f"window bound {value!r} is neither seconds nor a duration such as '10min'"

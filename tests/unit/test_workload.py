@@ -81,6 +81,8 @@ def test_parse_window_forms():
     assert parse_window("10min:1h") == (600.0, 3600.0)
     assert parse_window(":30min") == (0.0, 1800.0)
     assert parse_window("5min:")[1] == np.inf
+    assert parse_window("0:1d") == (0.0, 86400.0)
+    assert parse_window("0:1D") == (0.0, 86400.0)
     with pytest.raises(ValueError, match="START:END"):
         parse_window("600")
     with pytest.raises(ValueError, match="empty"):
