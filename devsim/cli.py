@@ -6,6 +6,9 @@ Subcommands::
                [--window START:END] [--seed N] [--engine auto|des|flow]
                [--format table|json] [--out DIR]
     devsim compare production development --trace NAME [same options as run]
+    devsim autoscale --trace NAME --policies manual,hpa,predictive [--format table|json]
+    devsim train-forecaster --trace NAME --out MODEL.json [--horizon STEPS]
+    devsim serve-model --model MODEL.json [--host 127.0.0.1] [--port 9002]
     devsim validate [--format table|json] [--customers N] [--replications R]
     devsim datasets [--format table|json]
     devsim profiles
@@ -79,6 +82,32 @@ def build_parser() -> argparse.ArgumentParser:
     compare = sub.add_parser("compare", help="simulate two or more environments on the same trace, side by side")
     compare.add_argument("profiles", nargs="+", help="profile names or YAML paths, e.g. production development")
     _add_run_options(compare)
+
+    autoscale = sub.add_parser("autoscale", help="compare manual, HPA and predictive scaling on the later part of a trace")
+    autoscale.add_argument("--trace", required=True, help="shipped dataset to replay (see `devsim datasets`)")
+    autoscale.add_argument("--policies", default="manual,hpa,predictive",
+                           help="comma-separated: manual, hpa, predictive, predictive-online (default manual,hpa,predictive)")
+    autoscale.add_argument("--profile", default="production", help="environment profile name or YAML path (default production)")
+    autoscale.add_argument("--rate-multiplier", type=_positive_float, default=1.0, help="scales the trace's request rate (default 1)")
+    autoscale.add_argument("--startup-delay", type=float, default=None, help="instance startup delay in seconds (default: the profile's)")
+    autoscale.add_argument("--max-replicas", type=_positive_int, default=None, help="upper replica bound (default: the profile's)")
+    autoscale.add_argument("--train-fraction", type=float, default=0.5, help="share of the trace that trains the forecaster (default 0.5)")
+    autoscale.add_argument("--test-window", default=None, help="START:END of the replayed part, relative to its start (default: all of it)")
+    autoscale.add_argument("--headroom", type=float, default=0.2, help="extra capacity share on top of the forecast (default 0.2)")
+    autoscale.add_argument("--slo-p95", type=_positive_float, default=0.5, help="p95 latency SLO in seconds per metrics interval (default 0.5)")
+    autoscale.add_argument("--engine", choices=("auto", "des", "flow"), default="auto")
+    autoscale.add_argument("--seed", type=int, default=0)
+    autoscale.add_argument("--format", choices=("table", "json"), default="table")
+
+    train = sub.add_parser("train-forecaster", help="fit the XGBoost load forecaster on a trace and save it as JSON")
+    train.add_argument("--trace", required=True, help="shipped dataset to learn from")
+    train.add_argument("--out", type=Path, required=True, help="file to write the model to")
+    train.add_argument("--horizon", type=_positive_int, default=1, help="steps ahead to forecast (default 1)")
+
+    serve = sub.add_parser("serve-model", help="serve a saved forecaster over HTTP (POST /predict, GET /health)")
+    serve.add_argument("--model", type=Path, required=True, help="file written by train-forecaster")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only)")
+    serve.add_argument("--port", type=_positive_int, default=9002, help="port (default 9002, the experimental AI API port)")
 
     validate = sub.add_parser("validate", help="compare simulated M/M/c waits with Erlang C")
     validate.add_argument("--format", choices=("table", "json"), default="table")
@@ -201,6 +230,55 @@ def _validate(args) -> int:
     return 0 if frame["within_ci"].all() else 1
 
 
+def _autoscale(args) -> int:
+    from devsim.autoscale import compare_policies
+
+    policies = tuple(name.strip() for name in args.policies.split(",") if name.strip())
+    if not policies:
+        raise ValueError("--policies is empty; give e.g. manual,hpa,predictive")
+    if not 0 < args.train_fraction < 1:
+        raise ValueError(f"--train-fraction must be between 0 and 1, got {args.train_fraction}")
+    if args.headroom < 0:
+        raise ValueError(f"--headroom must be 0 or more, got {args.headroom}")
+    if args.startup_delay is not None and args.startup_delay < 0:
+        raise ValueError(f"--startup-delay must be 0 or more seconds, got {args.startup_delay}")
+    overrides = {} if args.max_replicas is None else {"scaling__max_replicas": args.max_replicas}
+    comparison = compare_policies(
+        args.trace, policies=policies, profile=args.profile, rate_multiplier=args.rate_multiplier,
+        train_fraction=args.train_fraction, test_window=args.test_window, startup_delay_s=args.startup_delay,
+        slo_p95_s=args.slo_p95, headroom=args.headroom, engine=args.engine, seed=args.seed, **overrides,
+    )
+    table = comparison.table.drop(columns=["autoscaler"])
+    if args.format == "json":
+        print(json.dumps({"settings": comparison.settings, "policies": json.loads(table.to_json(orient="index"))}, indent=2))
+    else:
+        print(table.to_string(float_format=lambda x: f"{x:.4g}"))
+        print(f"\nTrained on the trace before {comparison.settings['test_start']}; an interval violates the SLO when "
+              f"its p95 latency exceeds {args.slo_p95:g} s or more than 1% of its requests fail.")
+    return 0
+
+
+def _train_forecaster(args) -> int:
+    from devsim.autoscale import trace_series
+    from devsim.ml.forecast import LoadForecaster
+
+    series = trace_series(args.trace)
+    model = LoadForecaster(horizon=args.horizon).fit(series)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    model.save(args.out)
+    print(f"saved a LoadForecaster (horizon {args.horizon} steps of {model.freq_}, window {model.window_size_} values) to {args.out}")
+    return 0
+
+
+def _serve_model(args) -> int:
+    from devsim.ml.serve import serve
+
+    if not args.model.is_file():
+        raise FileNotFoundError(f"model file {args.model} not found; write one with `devsim train-forecaster --trace NAME --out {args.model}`")
+    serve(args.model, host=args.host, port=args.port)
+    return 0
+
+
 def _datasets(args) -> int:
     from devsim.datasets import list_datasets
 
@@ -248,7 +326,16 @@ def _table(columns: list[tuple[str, dict]]) -> str:
     return "\n".join(lines)
 
 
-_COMMANDS = {"run": _run, "compare": _compare, "validate": _validate, "datasets": _datasets, "profiles": _profiles}
+_COMMANDS = {
+    "run": _run,
+    "compare": _compare,
+    "autoscale": _autoscale,
+    "train-forecaster": _train_forecaster,
+    "serve-model": _serve_model,
+    "validate": _validate,
+    "datasets": _datasets,
+    "profiles": _profiles,
+}
 
 
 if __name__ == "__main__":

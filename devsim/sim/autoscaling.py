@@ -191,8 +191,10 @@ class HorizontalPodAutoscaler(AutoscalingPolicy):
         self.initial = min(max(self.initial, self.min_replicas), self.max_replicas)
         # The run starts in steady state: the HPA has recommended the initial
         # count at time 0, so the scale-down window holds it for its length.
-        self._recommendations: deque[tuple[float, int]] = deque([(0.0, self.initial)])
+        self._window_lows: deque[tuple[float, int]] = deque([(0.0, self.initial)])
+        self._window_highs: deque[tuple[float, int]] = deque([(0.0, self.initial)])
         self._scale_events: deque[tuple[float, int]] = deque()
+        self._longest_period = max(p for _, _, p in (*self.scale_up_policies, *self.scale_down_policies))
 
     @classmethod
     def from_profile(cls, profile: Profile) -> "HorizontalPodAutoscaler":
@@ -275,21 +277,25 @@ class HorizontalPodAutoscaler(AutoscalingPolicy):
         return Decision(bounded, reason)
 
     def _stabilize(self, now: float, current: int, raw: int) -> int:
-        records = self._recommendations
-        records.append((now, raw))
-        horizon = max(self.scale_up_window_s, self.scale_down_window_s)
-        while len(records) > 1 and records[0][0] <= now - horizon:
-            records.popleft()
-
+        # Monotonic deques give the window minimum (scale up) and maximum
+        # (scale down) of the recommendations in amortised constant time.
         up_cutoff = now - self.scale_up_window_s
         down_cutoff = now - self.scale_down_window_s
-        up = raw
-        down = raw
-        for t, r in records:
-            if t > up_cutoff and r < up:
-                up = r
-            if t > down_cutoff and r > down:
-                down = r
+        lows, highs = self._window_lows, self._window_highs
+        while lows and lows[-1][1] >= raw:
+            lows.pop()
+        lows.append((now, raw))
+        while highs and highs[-1][1] <= raw:
+            highs.pop()
+        highs.append((now, raw))
+        while lows[0][0] <= up_cutoff and len(lows) > 1:
+            lows.popleft()
+        while highs[0][0] <= down_cutoff and len(highs) > 1:
+            highs.popleft()
+
+        # The current recommendation always counts, whatever the window length.
+        up = raw if lows[0][0] <= up_cutoff else min(raw, lows[0][1])
+        down = raw if highs[0][0] <= down_cutoff else max(raw, highs[0][1])
         recommendation = current
         if recommendation < up:
             recommendation = up
@@ -299,7 +305,7 @@ class HorizontalPodAutoscaler(AutoscalingPolicy):
 
     def _changes_in_period(self, now: float, period: float) -> tuple[int, int]:
         events = self._scale_events
-        longest = max(p for _, _, p in (*self.scale_up_policies, *self.scale_down_policies))
+        longest = self._longest_period
         while events and events[0][0] <= now - longest:
             events.popleft()
         added = 0

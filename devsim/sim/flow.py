@@ -413,7 +413,7 @@ def _upper_bound(fluid, theta, mean_work, points):
     return fluid + spread * mean_work + wait
 
 
-def _response_quantile(q, fluid, prob_wait, theta, mean_work, points=None, iterations: int = 40):
+def _response_quantile(q, fluid, prob_wait, theta, mean_work, points=None, iterations: int = 32):
     low = np.array(fluid, dtype=float)
     high = _upper_bound(fluid, theta, mean_work, points)
     for _ in range(iterations):
@@ -424,7 +424,7 @@ def _response_quantile(q, fluid, prob_wait, theta, mean_work, points=None, itera
     return (low + high) / 2
 
 
-def _mixture_quantile(q, weights, fluid, prob_wait, theta, mean_work, points=None, iterations: int = 50):
+def _mixture_quantile(q, weights, fluid, prob_wait, theta, mean_work, points=None, iterations: int = 40):
     mask = weights > 0
     if not mask.any():
         return None
