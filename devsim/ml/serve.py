@@ -41,7 +41,7 @@ class PredictRequest(BaseModel):
 
 
 class PredictResponse(BaseModel):
-    """Answer of ``POST /predict``."""
+    """Response body of ``POST /predict``."""
 
     prediction: float
     horizon_steps: int
