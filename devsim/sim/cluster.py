@@ -41,17 +41,27 @@ __all__ = [
 STARTING, READY, DRAINING, TERMINATED = "starting", "ready", "draining", "terminated"
 
 # Status codes of the per-request arrays.
-PENDING, OK, REJECTED, TIMED_OUT = 0, 1, 2, 3
-STATUS_NAMES = {PENDING: "pending", OK: "ok", REJECTED: "rejected", TIMED_OUT: "timed_out"}
+# ERROR is a response with a server error after service (a bad release);
+# DROPPED is a request lost when its instance was killed before answering.
+PENDING, OK, REJECTED, TIMED_OUT, ERROR, DROPPED = 0, 1, 2, 3, 4, 5
+STATUS_NAMES = {
+    PENDING: "pending", OK: "ok", REJECTED: "rejected", TIMED_OUT: "timed_out", ERROR: "error", DROPPED: "dropped",
+}
 
 
 class RequestLog:
-    """Per-request columns, kept as Python lists because element writes are cheaper than NumPy's."""
+    """Per-request columns, kept as Python lists because element writes are cheaper than NumPy's.
 
-    def __init__(self, arrival: np.ndarray, work: np.ndarray):
+    ``chance`` holds one uniform draw per request, which a release uses to
+    decide whether that request fails or is slow; it is ``None`` unless a run
+    deploys releases.
+    """
+
+    def __init__(self, arrival: np.ndarray, work: np.ndarray, chance: np.ndarray | None = None):
         n = len(arrival)
         self.arrival = arrival.tolist()
         self.work = work.tolist()
+        self.chance = None if chance is None else chance.tolist()
         self.start = [np.nan] * n
         self.end = [np.nan] * n
         self.instance = [-1] * n
@@ -65,9 +75,10 @@ class Instance:
     __slots__ = (
         "id", "cluster", "env", "workers", "queue_capacity", "timeout", "busy", "queue", "state",
         "created_at", "ready_at", "terminated_at", "busy_area", "last_change", "_complete_cb",
+        "version", "release", "in_service", "restarts", "generation",
     )
 
-    def __init__(self, instance_id: int, cluster: "Cluster"):
+    def __init__(self, instance_id: int, cluster: "Cluster", version: str = "v1", release=None):
         self.id = instance_id
         self.cluster = cluster
         self.env = cluster.env
@@ -84,6 +95,12 @@ class Instance:
         self.busy_area = 0.0
         self.last_change = self.env.now
         self._complete_cb = self._complete
+        self.version = version
+        # A release with a different behaviour (see devsim.sim.deployment.Release), or None.
+        self.release = release
+        self.in_service: set[int] = set()
+        self.restarts = 0
+        self.generation = 0
 
     @property
     def connections(self) -> int:
@@ -104,23 +121,37 @@ class Instance:
         else:
             self.cluster.finish(i, REJECTED, log.arrival[i])
 
+    def _work(self, i: int) -> float:
+        work = self.cluster.log.work[i]
+        release = self.release
+        if release is None:
+            return work
+        return release.service_time(work, self.cluster.log.chance[i])
+
     def _start(self, i: int, now: float) -> None:
         log = self.cluster.log
         self.busy_area += self.busy * (now - self.last_change)
         self.last_change = now
         self.busy += 1
         log.start[i] = now
-        event = Timeout(self.env, log.work[i], i)
+        self.in_service.add(i)
+        event = Timeout(self.env, self._work(i), i)
         event.callbacks.append(self._complete_cb)
 
     def _complete(self, event) -> None:
         now = self.env._now
         i = event._value
         log = self.cluster.log
+        if log.status[i]:
+            # The request already ended: its instance was killed while serving it.
+            return
+        self.in_service.discard(i)
         cluster = self.cluster
         deadline = log.arrival[i] + self.timeout if self.timeout is not None else None
         if deadline is not None and now > deadline:
             cluster.finish(i, TIMED_OUT, deadline)
+        elif self.release is not None and self.release.fails(log.chance[i]):
+            cluster.finish(i, ERROR, now)
         else:
             cluster.finish(i, OK, now)
 
@@ -134,7 +165,8 @@ class Instance:
             self.busy_area += self.busy * (now - self.last_change)
             self.last_change = now
             log.start[j] = now
-            next_event = Timeout(self.env, log.work[j], j)
+            self.in_service.add(j)
+            next_event = Timeout(self.env, self._work(j), j)
             next_event.callbacks.append(self._complete_cb)
             return
 
@@ -143,6 +175,19 @@ class Instance:
         self.busy -= 1
         if self.state == DRAINING and self.busy == 0:
             cluster.terminate(self)
+
+    def drop_all(self, now: float) -> int:
+        """End every request this instance holds as dropped; return how many."""
+        cluster = self.cluster
+        held = list(self.in_service) + list(self.queue)
+        for i in held:
+            cluster.finish(i, DROPPED, now)
+        self.in_service.clear()
+        self.queue.clear()
+        self.busy_area += self.busy * (now - self.last_change)
+        self.last_change = now
+        self.busy = 0
+        return len(held)
 
     def __repr__(self) -> str:
         return f"Instance(id={self.id}, state={self.state}, busy={self.busy}, queued={len(self.queue)})"
@@ -177,6 +222,11 @@ class Cluster:
         self._on_all_finished = on_all_finished
         self.arrivals_done = False
         self.max_ready = 0
+        # Traffic share per version; None routes to every ready instance.
+        self.version_weights: dict[str, float] | None = None
+        self._swrr: dict[str, float] = {}
+        # Called with (request, status, end) when set, for per-version analysis.
+        self.on_finish = None
         self.route = self._route_round_robin if algorithm == "round_robin" else self._route_least_connections
         # Integrals over time for cost and capacity.
         self.provisioned_area = 0.0
@@ -190,7 +240,34 @@ class Cluster:
         if not self.ready:
             self.finish(i, REJECTED, self.env._now)
             return
+        if self.version_weights is not None:
+            self._route_weighted(i)
+            return
         self.route(i)
+
+    def _route_weighted(self, i: int) -> None:
+        # Smooth weighted round-robin between versions (as in nginx), then
+        # least connections within the chosen version.
+        by_version: dict[str, list[Instance]] = {}
+        for inst in self.ready:
+            if self.version_weights.get(inst.version, 0.0) > 0:
+                by_version.setdefault(inst.version, []).append(inst)
+        if not by_version:
+            self.finish(i, REJECTED, self.env._now)
+            return
+        total = 0.0
+        best = None
+        for version in by_version:
+            weight = self.version_weights[version]
+            current = self._swrr.get(version, 0.0) + weight
+            self._swrr[version] = current
+            total += weight
+            if best is None or current > self._swrr[best]:
+                best = version
+        self._swrr[best] -= total
+        candidates = by_version[best]
+        target = min(candidates, key=lambda inst: inst.busy + len(inst.queue))
+        target.accept(i)
 
     def _route_round_robin(self, i: int) -> None:
         ready = self.ready
@@ -221,6 +298,8 @@ class Cluster:
         log.status[i] = status
         log.end[i] = end
         log.finished += 1
+        if self.on_finish is not None:
+            self.on_finish(i, status, end)
         if self.arrivals_done and log.finished == len(log.status):
             self._on_all_finished()
 
@@ -250,21 +329,24 @@ class Cluster:
         """Instances that count towards the replica total: starting or ready."""
         return [inst for inst in self.instances if inst.state in (STARTING, READY)]
 
-    def start_instance(self, ready_now: bool = False) -> Instance:
+    def start_instance(self, ready_now: bool = False, version: str = "v1", release=None, lifecycle=None) -> Instance:
+        """Start an instance; ``lifecycle`` (see devsim.sim.deployment) decides readiness, crashes and restarts."""
         self._update_areas()
-        inst = Instance(self._next_id, self)
+        inst = Instance(self._next_id, self, version=version, release=release)
         self._next_id += 1
         self.instances.append(inst)
-        self._event("instance_started", instance=inst.id)
-        if ready_now or self.startup_delay_s == 0:
+        self._event("instance_started", instance=inst.id, version=version)
+        if lifecycle is not None and not ready_now:
+            lifecycle.boot(self, inst)
+        elif ready_now or self.startup_delay_s == 0:
             self._make_ready(inst)
         else:
             timer = self.env.timeout(self.startup_delay_s, inst)
             timer.callbacks.append(lambda event: self._make_ready(event.value))
         return inst
 
-    def _make_ready(self, inst: Instance) -> None:
-        if inst.state != STARTING:
+    def _make_ready(self, inst: Instance, generation: int | None = None) -> None:
+        if inst.state != STARTING or (generation is not None and generation != inst.generation):
             return
         self._update_areas()
         inst.state = READY
@@ -274,17 +356,51 @@ class Cluster:
         self.max_ready = max(self.max_ready, len(self.ready))
         self._event("instance_ready", instance=inst.id)
 
-    def remove_instance(self, inst: Instance) -> None:
-        """Take an instance out of service: a starting one stops at once, a ready one drains."""
+    def remove_instance(self, inst: Instance, drain: bool = True, grace_s: float | None = None) -> None:
+        """Take an instance out of service: a starting one stops at once, a ready one drains.
+
+        With ``drain=False`` a ready instance is killed at once and the
+        requests it holds are dropped. With a ``grace_s``, a draining instance
+        still holding requests after that many seconds is killed, as Kubernetes
+        does at the end of ``terminationGracePeriodSeconds``.
+        """
         self._update_areas()
         if inst.state == STARTING:
             self.terminate(inst)
         elif inst.state == READY:
             self.ready.remove(inst)
+            if not drain:
+                dropped = inst.drop_all(self.env.now)
+                self._event("instance_killed", instance=inst.id, reason=f"removed without draining, {dropped} requests dropped")
+                self.terminate(inst)
+                return
             inst.state = DRAINING
             self._event("instance_draining", instance=inst.id)
             if inst.busy == 0 and not inst.queue:
                 self.terminate(inst)
+            elif grace_s is not None:
+                timer = self.env.timeout(grace_s, inst)
+                timer.callbacks.append(lambda event: self._end_grace(event.value))
+
+    def _end_grace(self, inst: Instance) -> None:
+        if inst.state == DRAINING:
+            dropped = inst.drop_all(self.env.now)
+            self._event("instance_killed", instance=inst.id, reason=f"grace period over, {dropped} requests dropped")
+            self.terminate(inst)
+
+    def kill_and_restart(self, inst: Instance, reason: str, lifecycle) -> None:
+        """Kill a running instance's process (a crash or an out-of-memory kill) and restart it in place."""
+        self._update_areas()
+        if inst.state == READY:
+            self.ready.remove(inst)
+        if inst.state not in (STARTING, READY):
+            return
+        dropped = inst.drop_all(self.env.now)
+        inst.state = STARTING
+        inst.restarts += 1
+        inst.generation += 1
+        self._event("instance_killed", instance=inst.id, reason=f"{reason}, {dropped} requests dropped")
+        lifecycle.boot(self, inst)
 
     def terminate(self, inst: Instance) -> None:
         self._update_areas()
@@ -310,6 +426,10 @@ class Cluster:
             ready = sorted((inst for inst in active if inst.state == READY), key=lambda x: (x.connections, -x.id))
             for inst in (starting + ready)[: len(active) - replicas]:
                 self.remove_instance(inst)
+
+    def by_version(self, version: str) -> list[Instance]:
+        """Starting or ready instances of one version."""
+        return [inst for inst in self.instances if inst.version == version and inst.state in (STARTING, READY)]
 
     def _event(self, kind: str, **fields) -> None:
         self.events.append({"time_s": self.env.now, "kind": kind, **fields})

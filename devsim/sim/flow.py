@@ -128,7 +128,7 @@ def simulate_flow(scenario: Scenario, seed: int | None = 0, step_s: float | None
         }
     )
     empty = _requests_frame(_EmptyLog(), np.zeros(0), np.zeros(0))
-    events = pd.DataFrame(state.events, columns=["time_s", "kind", "instance", "from_replicas", "to_replicas", "reason"])
+    events = pd.DataFrame(state.events, columns=["time_s", "kind", "instance", "version", "from_replicas", "to_replicas", "reason"])
     for column in ("instance", "from_replicas", "to_replicas"):
         events[column] = events[column].astype("Int64")
     duration = len(counts) * step_s
@@ -336,6 +336,8 @@ def _frames(rows: dict[str, np.ndarray], profile, step_s: float, cs2: float, poi
         "ok": int(round(ok_total)),
         "rejected": int(round(rows["rejected"].sum())),
         "timed_out": int(round(rows["timed_out"].sum())),
+        "errors": 0,
+        "dropped": 0,
         "error_ratio": 1 - ok_total / total if total > 0 else 0.0,
         "p50_latency_s": _mixture_quantile(0.5, weights, fluid, prob_wait, theta, mean_work, points),
         "p95_latency_s": _mixture_quantile(0.95, weights, fluid, prob_wait, theta, mean_work, points),

@@ -6,7 +6,7 @@ model and returns a :class:`SimulationResult` with flat pandas frames that
 charts, apps, the command line and the ML code read.
 
 The run does not stop at the end of the arrival window: it goes on until
-every request has ended (ok, rejected or timed out), so that each arrival has
+every request has ended (ok, rejected, timed out, error or dropped), so that each arrival has
 exactly one row in ``requests``.
 
 >>> from devsim.sim import Scenario, simulate
@@ -50,6 +50,8 @@ SUMMARY_KEYS = [
     "ok",
     "rejected",
     "timed_out",
+    "errors",
+    "dropped",
     "error_ratio",
     "p50_latency_s",
     "p95_latency_s",
@@ -101,7 +103,9 @@ class SimulationResult:
     requests
         One row per request: ``request_id, arrival_s, start_s, end_s, wait_s,
         latency_s, work_s, instance, status``. ``status`` is ``ok``,
-        ``rejected`` or ``timed_out``. A rejected request has latency 0 and no
+        ``rejected``, ``timed_out``, ``error`` (a server error from a bad
+        release) or ``dropped`` (its instance was killed before it answered).
+        A rejected request has latency 0 and no
         start; a timed-out one ends at its deadline.
     metrics
         One row per scrape interval (see :data:`devsim.sim.metrics.METRIC_COLUMNS`).
@@ -159,6 +163,8 @@ class SimulationResult:
             "ok": int(ok_mask.sum()),
             "rejected": int((status == "rejected").sum()),
             "timed_out": int((status == "timed_out").sum()),
+            "errors": int((status == "error").sum()),
+            "dropped": int((status == "dropped").sum()),
             "error_ratio": float(1 - ok_mask.mean()) if total else 0.0,
             "p50_latency_s": quantile(0.50),
             "p95_latency_s": quantile(0.95),
@@ -317,7 +323,7 @@ def _requests_frame(log: RequestLog, arrival: np.ndarray, work: np.ndarray) -> p
     start = np.asarray(log.start, dtype=float)
     end = np.asarray(log.end, dtype=float)
     codes = np.asarray(log.status, dtype=np.int8)
-    status = pd.Categorical.from_codes(codes - 1, categories=[STATUS_NAMES[c] for c in (1, 2, 3)])
+    status = pd.Categorical.from_codes(codes - 1, categories=[STATUS_NAMES[c] for c in (1, 2, 3, 4, 5)])
     rejected = codes == 2
     latency = end - arrival
     latency[rejected] = 0.0
@@ -337,7 +343,7 @@ def _requests_frame(log: RequestLog, arrival: np.ndarray, work: np.ndarray) -> p
 
 
 def _events_frame(events: list[dict]) -> pd.DataFrame:
-    columns = ["time_s", "kind", "instance", "from_replicas", "to_replicas", "reason"]
+    columns = ["time_s", "kind", "instance", "version", "from_replicas", "to_replicas", "reason"]
     frame = pd.DataFrame(events, columns=columns)
     for column in ("instance", "from_replicas", "to_replicas"):
         frame[column] = frame[column].astype("Int64")
