@@ -44,7 +44,7 @@ $(VENV_STAMP): pyproject.toml
 	touch $@
 
 lab: $(VENV_STAMP)
-	$(VENV)/bin/jupyter lab --ip=127.0.0.1 $(ALLOW_ROOT) notebooks/00-welcome.ipynb
+	$(VENV)/bin/jupyter lab --ip=127.0.0.1 $(ALLOW_ROOT) --ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/notebooks/00-welcome.ipynb
 
 test: $(VENV_STAMP)
 	$(VENV_PYTHON) -m pytest $(PYTEST_ARGS)

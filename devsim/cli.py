@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="devsim", description="Simulate the DevOps Simulator environments on real traffic.")
     parser.add_argument("--version", action="version", version=f"devsim {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log warnings and progress to standard error")
+    parser.add_argument("-v", "--verbose", action="store_true", help="also log progress to standard error (warnings are always logged)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="simulate one environment on a trace and print its summary")
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the ``devsim`` command; return its exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return _COMMANDS[args.command](args)
     except BrokenPipeError:
@@ -161,7 +161,20 @@ def _simulate_profile(profile_name: str, args) -> Any:
     return run_scenario(Scenario(profile, workload, autoscaler=autoscaler), seed=args.seed, engine=args.engine)
 
 
+def _check_out_folder(folder: Path | None) -> None:
+    # Fail before a long simulation, not after it.
+    if folder is None:
+        return
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"--out {folder} is a file; give a folder path (it is created if missing)")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValueError(f"cannot create the --out folder {folder}: {error.strerror}") from None
+
+
 def _run(args) -> int:
+    _check_out_folder(args.out)
     result = _simulate_profile(args.profile, args)
     summary = result.summary()
     if args.out is not None:
@@ -176,6 +189,7 @@ def _run(args) -> int:
 def _compare(args) -> int:
     if len(args.profiles) < 2:
         raise ValueError("compare needs at least two profiles, e.g. `devsim compare production development --trace azure-llm-code`")
+    _check_out_folder(args.out)
     columns = []
     for name in args.profiles:
         result = _simulate_profile(name, args)
@@ -307,7 +321,8 @@ def _format_value(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, list):
-        return f"{len(value)} files"
+        folders = sorted({str(Path(item).parent) for item in value})
+        return f"{len(value)} files in {', '.join(folders)}"
     return str(value)
 
 
@@ -318,10 +333,9 @@ def _table(columns: list[tuple[str, dict]]) -> str:
     if header:
         rows.insert(0, header)
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    widths = [min(w, 60) for w in widths]
     lines = []
     for row in rows:
-        cells = [row[0].ljust(widths[0])] + [cell[:60].rjust(widths[i + 1]) if len(columns) > 1 else cell[:200] for i, cell in enumerate(row[1:])]
+        cells = [row[0].ljust(widths[0])] + [cell.rjust(widths[i + 1]) if len(columns) > 1 else cell for i, cell in enumerate(row[1:])]
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)
 

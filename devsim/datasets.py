@@ -324,7 +324,7 @@ def dataset_info(name: str) -> DatasetInfo:
         return REGISTRY[key]
     except KeyError:
         valid = ", ".join(REGISTRY)
-        raise UnknownDatasetError(f"Unknown dataset {name!r}. Valid names: {valid}.") from None
+        raise UnknownDatasetError(f"unknown dataset {name!r}; choose one of {valid}") from None
 
 
 def dataset_path(name: str) -> Path:

@@ -41,10 +41,11 @@ class ProfileError(ValueError):
     def __init__(self, source: str, problems: list[tuple[str, str, Any]]):
         self.source = source
         self.problems = problems
-        lines = [f"invalid profile {source}: {len(problems)} problem(s)"]
+        count = "1 problem" if len(problems) == 1 else f"{len(problems)} problems"
+        lines = [f"invalid profile {source}: {count}"]
         for path, message, value in problems:
             # A section-level problem names its values in the message already.
-            shown = "" if isinstance(value, (dict, list)) else f" (got {value!r})"
+            shown = "" if value is None or isinstance(value, (dict, list)) else f" (got {value!r})"
             lines.append(f"  - {path}: {message}{shown}")
         super().__init__("\n".join(lines))
 
@@ -280,7 +281,10 @@ def _read_profile_data(name_or_path: str | Path) -> tuple[dict[str, Any], str]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        raise ProfileError(source, [("file", f"invalid YAML: {error}", None)]) from None
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise ProfileError(source, [("file", f"invalid YAML{where}: {problem}", None)]) from None
     if not isinstance(data, dict):
         raise ProfileError(source, [("file", "the top level must be a mapping of sections", type(data).__name__)])
     return data, source

@@ -404,6 +404,9 @@ class RateTrace(Workload):
                     f"window {window!r} contains no whole interval of the trace, which spans "
                     f"{offsets[-1] + self.interval_s:g} s in steps of {self.interval_s:g} s"
                 )
+            trace_end = offsets[-1] + self.interval_s
+            if end_s != np.inf and end_s > trace_end + 1e-9:
+                logger.warning("window end %g s is past the end of the trace (%g s); replaying to the trace end", end_s, trace_end)
             offsets, counts = offsets[keep] - offsets[keep][0], counts[keep]
 
         self.offsets_s = offsets / speedup
@@ -550,9 +553,12 @@ class RequestTrace(Workload):
             keep = (offsets >= start_s) & (offsets < end_s)
             if not keep.any():
                 raise TraceError(f"window {window!r} contains no request; the trace spans {offsets[-1]:g} s")
+            span = _trace_span(offsets)
+            if end_s != np.inf and end_s > span:
+                logger.warning("window end %g s is past the end of the trace (%g s); replaying to the trace end", end_s, span)
             offsets = offsets[keep] - start_s
             work = None if work is None else work[keep]
-            window_s = min(end_s, _trace_span(offsets + start_s)) - start_s
+            window_s = min(end_s, span) - start_s
         else:
             window_s = _trace_span(offsets)
 

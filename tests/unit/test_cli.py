@@ -59,7 +59,7 @@ def test_compare_side_by_side(capsys):
 def test_unknown_trace_is_clear_error():
     result = run_cli("run", "--trace", "nope")
     assert result.returncode == 2
-    assert "Unknown dataset 'nope'" in result.stderr
+    assert "unknown dataset 'nope'" in result.stderr
     assert "azure-llm-code" in result.stderr
     assert "Traceback" not in result.stderr
 
