@@ -75,7 +75,7 @@ class Instance:
     __slots__ = (
         "id", "cluster", "env", "workers", "queue_capacity", "timeout", "busy", "queue", "state",
         "created_at", "ready_at", "terminated_at", "busy_area", "last_change", "_complete_cb",
-        "version", "release", "in_service", "restarts", "generation",
+        "version", "release", "in_service", "restarts", "generation", "up_at",
     )
 
     def __init__(self, instance_id: int, cluster: "Cluster", version: str = "v1", release=None):
@@ -101,6 +101,9 @@ class Instance:
         self.in_service: set[int] = set()
         self.restarts = 0
         self.generation = 0
+        # When the app process listens; a pod marked ready earlier (no readiness
+        # probe) refuses connections until then.
+        self.up_at = 0.0
 
     @property
     def connections(self) -> int:
@@ -114,6 +117,9 @@ class Instance:
     def accept(self, i: int) -> None:
         log = self.cluster.log
         log.instance[i] = self.id
+        if self.env._now < self.up_at:
+            self.cluster.finish(i, ERROR, self.env._now)
+            return
         if self.busy < self.workers:
             self._start(i, self.env._now)
         elif self.queue_capacity is None or len(self.queue) < self.queue_capacity:

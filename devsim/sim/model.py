@@ -198,11 +198,16 @@ def draw_service_times(spec: ServiceTime, rng: np.random.Generator, size: int) -
     raise ValueError(f"unknown service-time distribution {spec.distribution!r}")
 
 
-def simulate(scenario: Scenario, seed: int | None = 0) -> SimulationResult:
+def simulate(scenario: Scenario, seed: int | None = 0, controllers=()) -> SimulationResult:
     """Run a scenario and return its result.
 
     The same scenario and seed give identical frames. All randomness (arrivals
     and service times) comes from one ``numpy.random.Generator`` made from ``seed``.
+
+    ``controllers`` are callables ``(env, cluster)`` returning a SimPy process
+    generator, started with the run (for example a rollout controller from
+    :mod:`devsim.sim.deployment`). With controllers, each request also gets a
+    uniform draw that releases use to decide errors and slow requests.
     """
     profile = scenario.resolved_profile()
     policy = scenario.autoscaler if scenario.autoscaler is not None else policy_from_profile(profile)
@@ -218,9 +223,11 @@ def simulate(scenario: Scenario, seed: int | None = 0) -> SimulationResult:
     if missing.any():
         work[missing] = draw_service_times(profile.instances.service_time, rng, int(missing.sum()))
 
+    chance = rng.uniform(size=n) if controllers else None
+
     env = simpy.Environment()
     done = env.event()
-    log = RequestLog(arrivals.times, work)
+    log = RequestLog(arrivals.times, work, chance)
     inst = profile.instances
     cluster = Cluster(
         env, log, inst.workers, inst.queue_capacity, inst.request_timeout_s, inst.startup_delay_s,
@@ -234,6 +241,8 @@ def simulate(scenario: Scenario, seed: int | None = 0) -> SimulationResult:
     env.process(scraper.run())
     if policy.sync_period_s:
         env.process(_autoscaler_process(env, cluster, policy))
+    for controller in controllers:
+        env.process(controller(env, cluster))
     if n == 0:
         cluster.arrivals_done = True
         done.succeed()
