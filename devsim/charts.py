@@ -48,8 +48,11 @@ __all__ = [
     "enable_offline",
     "erlang_chart",
     "error_chart",
+    "forecast_chart",
     "latency_chart",
     "latency_histogram",
+    "policy_bar_chart",
+    "policy_timeline_chart",
     "replicas_chart",
     "save_report",
     "show",
@@ -592,6 +595,197 @@ def erlang_chart(
     if has_interval:
         layers.append(alt.Chart(points).mark_rule().encode(x=x, y="low_s:Q", y2="high_s:Q", color=color))
     return alt.layer(*layers).properties(title=title, width=width, height=height)
+
+
+# ---------------------------------------------------------------------------
+# Forecasts and autoscaling policies
+
+
+def _coarsen(series: pd.Series, max_points: int) -> pd.Series:
+    """Average consecutive values of a time-indexed series so that at most ``max_points`` remain."""
+    if len(series) <= max_points:
+        return series
+    rows_per_bin = math.ceil(len(series) / max_points)
+    positions = np.arange(len(series)) // rows_per_bin
+    # Each bin is labelled with the time of its first value.
+    values = series.groupby(positions).mean().to_numpy()
+    times = series.index[::rows_per_bin][: len(values)]
+    return pd.Series(values, index=times, name=series.name)
+
+
+def forecast_chart(
+    actual: pd.Series,
+    forecasts: Mapping[str, pd.Series] | None = None,
+    start: Any = None,
+    end: Any = None,
+    split: Any = None,
+    title: str = "Forecast and actual values",
+    value_title: str = "value per interval",
+    width: int = DEFAULT_WIDTH,
+    height: int = 200,
+    max_points: int = DEFAULT_MAX_POINTS,
+) -> alt.Chart | alt.LayerChart:
+    """Plot a time series and forecasts of it over calendar time, one line each.
+
+    Parameters
+    ----------
+    actual
+        The observed values, indexed by timestamp.
+    forecasts
+        Label -> forecast, each indexed by target time, as the ``predict``
+        methods of :mod:`devsim.ml.forecast` return them.
+    start, end
+        Timestamps that bound the plotted stretch, both included; ``None``
+        plots from the first or to the last value.
+    split
+        Timestamp of a train/test split, drawn as a vertical rule.
+
+    A line longer than ``max_points`` values is averaged over consecutive
+    values, which smooths peaks.
+    """
+    if not isinstance(actual, pd.Series) or not isinstance(actual.index, pd.DatetimeIndex):
+        raise TypeError("actual must be a pandas Series indexed by timestamps")
+    lines = {"actual": actual, **dict(forecasts or {})}
+    parts = []
+    for label, series in lines.items():
+        if not isinstance(series, pd.Series) or not isinstance(series.index, pd.DatetimeIndex):
+            raise TypeError(f"forecast {label!r} must be a pandas Series indexed by timestamps")
+        part = series.loc[start:end].astype(float)
+        if part.empty:
+            raise ValueError(f"{label!r} has no value between {start} and {end}")
+        part = _coarsen(part, max_points)
+        parts.append(pd.DataFrame({"time": part.index, "series": str(label), "value": part.to_numpy()}))
+    data = pd.concat(parts, ignore_index=True)
+
+    order = list(map(str, lines))
+    line = (
+        alt.Chart(data, title=title, width=width, height=height)
+        .mark_line()
+        .encode(
+            x=alt.X("time:T", title=None),
+            y=alt.Y("value:Q", title=value_title),
+            color=alt.Color("series:N", title=None, sort=order),
+            strokeDash=alt.condition(alt.datum.series == "actual", alt.value([1, 0]), alt.value([5, 3])),
+            tooltip=[alt.Tooltip("time:T", format="%Y-%m-%d %H:%M"), "series:N", alt.Tooltip("value:Q", format=",.1f")],
+        )
+    )
+    if split is None:
+        return line
+    rule = (
+        alt.Chart(pd.DataFrame({"time": [pd.Timestamp(split)], "label": ["train | test"]}))
+        .mark_rule(color="#555", strokeDash=[2, 2])
+        .encode(x="time:T", tooltip=[alt.Tooltip("time:T", title="split", format="%Y-%m-%d %H:%M")])
+    )
+    return alt.layer(line, rule)
+
+
+def policy_timeline_chart(
+    results: Mapping[str, Any],
+    column: str = "ready_replicas",
+    start: Any = None,
+    between: tuple[Any, Any] | None = None,
+    title: str = "Ready replicas by policy",
+    value_title: str | None = None,
+    width: int = DEFAULT_WIDTH,
+    height: int = DEFAULT_HEIGHT,
+    max_points: int = DEFAULT_MAX_POINTS,
+) -> alt.Chart:
+    """Plot one metrics column of several runs, one line per run, over hours or calendar time.
+
+    Parameters
+    ----------
+    results
+        Label -> SimulationResult (or metrics frame), such as the ``results`` of
+        :func:`devsim.autoscale.compare_policies`.
+    column
+        A metrics column. Replica columns are drawn as steps.
+    start
+        Timestamp of the run's time 0. With it the x axis shows calendar time,
+        without it hours from the start.
+    between
+        ``(first, last)``: plot only the intervals that end in this range, both
+        included, given as timestamps when ``start`` is given and as hours otherwise.
+
+    Runs longer than ``max_points`` intervals are averaged over time bins (see
+    :func:`downsample_metrics`), so a week of 15 s intervals shows the mean
+    replicas of each 10-minute bin.
+    """
+    if not results:
+        raise ValueError("results is empty; pass at least one {label: result} entry")
+    bounds_s = None
+    if between is not None:
+        first, last = between
+        if start is None:
+            bounds_s = (float(first) * 3600.0, float(last) * 3600.0)
+        else:
+            origin = pd.Timestamp(start)
+            bounds_s = ((pd.Timestamp(first) - origin).total_seconds(), (pd.Timestamp(last) - origin).total_seconds())
+    parts = []
+    for label, result in results.items():
+        frame = _metrics_frame(result)
+        _require_columns(frame, [column])
+        frame = frame[["time_s", column]]
+        if bounds_s is not None:
+            frame = frame[(frame["time_s"] >= bounds_s[0]) & (frame["time_s"] <= bounds_s[1])]
+            if frame.empty:
+                raise ValueError(f"run {label!r} has no interval between {between[0]} and {between[1]}")
+        sampled = downsample_metrics(frame, max_points)
+        part = pd.DataFrame({"value": sampled[column].to_numpy(), "run": str(label)})
+        if start is None:
+            part["time"] = sampled["time_s"].to_numpy() / 3600.0
+        else:
+            part["time"] = pd.Timestamp(start) + pd.to_timedelta(sampled["time_s"].to_numpy(), unit="s")
+        parts.append(part)
+    data = pd.concat(parts, ignore_index=True)
+
+    if start is None:
+        x = alt.X("time:Q", title="time (h)", scale=alt.Scale(nice=False, domainMin=0))
+        time_tooltip = alt.Tooltip("time:Q", title="time (h)", format=".2f")
+    else:
+        x = alt.X("time:T", title=None)
+        time_tooltip = alt.Tooltip("time:T", title="time", format="%Y-%m-%d %H:%M")
+    interpolate = "step-before" if column.endswith("replicas") else "linear"
+    return (
+        alt.Chart(data, title=title, width=width, height=height)
+        .mark_line(interpolate=interpolate)
+        .encode(
+            x=x,
+            y=alt.Y("value:Q", title=value_title or column),
+            color=alt.Color("run:N", title="policy", sort=[str(label) for label in results]),
+            tooltip=[time_tooltip, "run:N", alt.Tooltip("value:Q", title=value_title or column, format=".4g")],
+        )
+    )
+
+
+def policy_bar_chart(
+    table: pd.DataFrame,
+    column: str,
+    title: str | None = None,
+    value_title: str | None = None,
+    value_format: str = ",.0f",
+    width: int = 300,
+    height: int | None = None,
+) -> alt.LayerChart:
+    """Draw one horizontal bar per row of ``table`` for ``column``, labelled with its value.
+
+    ``table`` has one row per policy, indexed by the policy name, like the
+    ``table`` of :func:`devsim.autoscale.compare_policies`. ``value_format`` is
+    a d3 format string for the labels and the tooltip.
+    """
+    if column not in table.columns:
+        raise ValueError(f"table has no column {column!r}; available: {list(table.columns)}")
+    if table.empty:
+        raise ValueError("table is empty; it needs one row per policy")
+    data = pd.DataFrame({"policy": [str(name) for name in table.index], "value": table[column].astype(float).to_numpy()})
+    order = list(data["policy"])
+    value_title = value_title or column
+    bars = alt.Chart(data, title=title or value_title, width=width, height=height or 28 * len(data)).encode(
+        y=alt.Y("policy:N", title=None, sort=order),
+        x=alt.X("value:Q", title=value_title, scale=alt.Scale(domainMin=0)),
+        tooltip=["policy:N", alt.Tooltip("value:Q", title=value_title, format=value_format)],
+    )
+    labels = bars.mark_text(align="left", dx=3).encode(text=alt.Text("value:Q", format=value_format))
+    return alt.layer(bars.mark_bar(color="#4c78a8"), labels)
 
 
 # ---------------------------------------------------------------------------

@@ -6,6 +6,9 @@ Subcommands::
                [--window START:END] [--seed N] [--engine auto|des|flow]
                [--format table|json] [--out DIR]
     devsim compare production development --trace NAME [same options as run]
+    devsim deploy --profile production --strategy rolling|recreate|blue-green|canary
+                  --release good|crash-loop|not-ready|error-rate|slow|memory-leak
+                  --rollback none|failure|analysis [--format table|json]
     devsim autoscale --trace NAME --policies manual,hpa,predictive [--format table|json]
     devsim train-forecaster --trace NAME --out MODEL.json [--horizon STEPS]
     devsim serve-model --model MODEL.json [--host 127.0.0.1] [--port 9002]
@@ -82,6 +85,24 @@ def build_parser() -> argparse.ArgumentParser:
     compare = sub.add_parser("compare", help="simulate two or more environments on the same trace, side by side")
     compare.add_argument("profiles", nargs="+", help="profile names or YAML paths, e.g. production development")
     _add_run_options(compare)
+
+    deploy = sub.add_parser("deploy", help="roll out a new release under traffic and report failed requests and rollback")
+    deploy.add_argument("--profile", default="production", help="environment profile name or YAML path (default production)")
+    deploy.add_argument("--strategy", choices=("rolling", "recreate", "blue-green", "canary"), default="rolling")
+    deploy.add_argument("--release", default="good",
+                        help="good, crash-loop, not-ready, error-rate, slow or memory-leak (default good)")
+    deploy.add_argument("--rollback", choices=("none", "failure", "analysis"), default="failure",
+                        help="none: Kubernetes alone; failure: on a progress deadline or crash loop; analysis: also on error ratio or p95 (default failure)")
+    deploy.add_argument("--max-surge", default="25%", help="pods or percentage above the desired count during a rolling update (default 25%%)")
+    deploy.add_argument("--max-unavailable", default="25%", help="pods or percentage that may be unavailable during a rolling update (default 25%%)")
+    deploy.add_argument("--replicas", type=_positive_int, default=None, help="desired replicas (default: the profile's)")
+    deploy.add_argument("--rate", type=_positive_float, default=None, help="requests per second during the rollout (default: 40%% of capacity)")
+    deploy.add_argument("--no-drain", action="store_true", help="kill removed pods at once instead of draining them")
+    deploy.add_argument("--no-readiness-probe", action="store_true", help="send traffic to pods as soon as their container starts")
+    deploy.add_argument("--progress-deadline", type=_positive_float, default=600.0, help="progressDeadlineSeconds (default 600)")
+    deploy.add_argument("--max-p95", type=_positive_float, default=None, help="p95 latency limit in seconds for analysis (default: none)")
+    deploy.add_argument("--seed", type=int, default=0)
+    deploy.add_argument("--format", choices=("table", "json"), default="table")
 
     autoscale = sub.add_parser("autoscale", help="compare manual, HPA and predictive scaling on the later part of a trace")
     autoscale.add_argument("--trace", required=True, help="shipped dataset to replay (see `devsim datasets`)")
@@ -244,6 +265,45 @@ def _validate(args) -> int:
     return 0 if frame["within_ci"].all() else 1
 
 
+def _deploy(args) -> int:
+    from devsim.sim.deployment import (
+        RELEASES, BlueGreen, Canary, Readiness, Recreate, RollbackPolicy, RollingUpdate, simulate_rollout,
+    )
+
+    if args.release not in RELEASES:
+        raise ValueError(f"unknown release {args.release!r}; choose one of {', '.join(RELEASES)}")
+    surge = _pods_or_percent(args.max_surge)
+    unavailable = _pods_or_percent(args.max_unavailable)
+    strategies = {
+        "rolling": lambda: RollingUpdate(max_surge=surge, max_unavailable=unavailable, progress_deadline_s=args.progress_deadline),
+        "recreate": lambda: Recreate(progress_deadline_s=args.progress_deadline),
+        "blue-green": lambda: BlueGreen(progress_deadline_s=args.progress_deadline),
+        "canary": lambda: Canary(progress_deadline_s=args.progress_deadline),
+    }
+    policy = RollbackPolicy(args.rollback, max_p95_s=args.max_p95)
+    result = simulate_rollout(
+        args.profile, strategy=strategies[args.strategy](), release=args.release, rollback=policy,
+        readiness=Readiness(enabled=not args.no_readiness_probe), replicas=args.replicas, rate=args.rate,
+        drain=not args.no_drain, max_duration_s=max(900.0, args.progress_deadline + 300.0), seed=args.seed,
+    )
+    report = result.summary()
+    if args.format == "json":
+        print(json.dumps(report, indent=2))
+    else:
+        print(_table([("", report)]))
+    return 0
+
+
+def _pods_or_percent(text: str):
+    text = text.strip()
+    if text.endswith("%"):
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is neither a whole number of pods nor a percentage such as '25%'") from None
+
+
 def _autoscale(args) -> int:
     from devsim.autoscale import compare_policies
 
@@ -343,6 +403,7 @@ def _table(columns: list[tuple[str, dict]]) -> str:
 _COMMANDS = {
     "run": _run,
     "compare": _compare,
+    "deploy": _deploy,
     "autoscale": _autoscale,
     "train-forecaster": _train_forecaster,
     "serve-model": _serve_model,

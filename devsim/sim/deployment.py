@@ -618,6 +618,7 @@ def simulate_rollout(
     prof = load_profile(profile) if isinstance(profile, str) else profile
     # A strategy keeps its stepping state, so each run works on a fresh copy.
     strategy = RollingUpdate() if strategy is None else _fresh(strategy)
+    release_label = release if isinstance(release, str) else release.name
     if isinstance(release, str):
         if release not in RELEASES:
             raise ValueError(f"unknown release {release!r}; choose one of {', '.join(RELEASES)}")
@@ -639,6 +640,7 @@ def simulate_rollout(
     new_version = release.name if release.name != old_version else "v2"
     controller = _RolloutController(strategy, policy, release, readiness, n, start_s, drain, grace_s,
                                     inst.startup_delay_s, old_version, new_version)
+    controller.release_label = release_label
     scenario = Scenario(prof, workload, autoscaler=Manual(n))
     result = simulate(scenario, seed=seed, controllers=(controller,))
     return controller.finish(result)
@@ -761,7 +763,8 @@ class _RolloutController:
         self.report = {
             "strategy": self.strategy.name,
             "rollback_strategy": strategy.name if rolled_back_at is not None else None,
-            "release": self.release.name,
+            "release": getattr(self, "release_label", self.release.name),
+            "new_version": self.new,
             "rollback_policy": self.policy.mode,
             "started_s": started,
             "completed": completed_at is not None,

@@ -106,3 +106,32 @@ def test_console_script_installed():
     result = subprocess.run([path, "--version"], capture_output=True, text=True)
     assert result.returncode == 0
     assert result.stdout.startswith("devsim ")
+
+
+def test_deploy_rolls_back_bad_release(capsys):
+    code = main(["deploy", "--strategy", "rolling", "--release", "error-rate", "--rollback", "analysis", "--format", "json"])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["release"] == "error-rate"
+    assert report["rolled_back"] is True
+    assert report["final_version"] == "v1"
+
+
+def test_deploy_good_release_no_failures(capsys):
+    assert main(["deploy", "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["failed_requests"] == 0
+    assert report["completed"] is True
+
+
+def test_deploy_both_zero_is_clear_error():
+    result = run_cli("deploy", "--max-surge", "0", "--max-unavailable", "0")
+    assert result.returncode == 2
+    assert "both 0" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_deploy_unknown_release_is_clear_error():
+    result = run_cli("deploy", "--release", "broken")
+    assert result.returncode == 2
+    assert "choose one of good" in result.stderr
