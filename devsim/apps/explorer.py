@@ -31,7 +31,8 @@ import pandas as pd
 from devsim import charts
 from devsim.experiments import environment_scenario
 from devsim.profiles import load_profile
-from devsim.sim import SimulationResult, simulate
+from devsim.sim import SimulationResult
+from devsim.sim.flow import choose_engine, run_scenario
 from devsim.workload import Poisson, Workload, parse_window, trace_workload
 
 __all__ = [
@@ -149,7 +150,8 @@ def build_workload(trace: str, multiplier: float, window: str) -> Workload:
         workload = trace_workload(choice.dataset, rate_multiplier=multiplier, window=window, speedup=choice.speedup)
 
     expected = workload.mean_rate() * workload.duration_s
-    if expected > MAX_EXPECTED_REQUESTS:
+    # Long windows run on the flow engine, whose cost does not grow with the request count.
+    if choose_engine(workload) == "des" and expected > MAX_EXPECTED_REQUESTS:
         raise ValueError(
             f"this run would simulate about {expected:,.0f} requests, more than the explorer's limit of "
             f"{MAX_EXPECTED_REQUESTS:,}; choose a shorter window or a lower load multiplier"
@@ -167,7 +169,7 @@ def run_settings(settings: ExplorerSettings) -> SimulationResult:
         scenario = environment_scenario(profile, workload, replicas=settings.replicas)
     else:
         scenario = environment_scenario(profile, workload, target_utilization=settings.target_utilization)
-    return simulate(scenario, seed=settings.seed)
+    return run_scenario(scenario, seed=settings.seed, engine="auto")
 
 
 # Summary keys shown by the app, with the label and format of each.
@@ -414,7 +416,8 @@ class EnvironmentExplorer(widgets.VBox):
 
         self.result = result
         self.message.value = ""
-        self.status.value = f"Done: {len(result.requests):,} requests in {elapsed:.2f} s"
+        engine = "flow engine" if result.engine == "flow" else "request-level engine"
+        self.status.value = f"Done: {result.summary()['requests']:,} requests in {elapsed:.2f} s ({engine})"
         return result
 
     def _set_busy(self, busy: bool) -> None:

@@ -138,8 +138,17 @@ def test_build_workload_rejects_invalid_window():
 
 
 def test_build_workload_rejects_long_run():
+    # Six hours of Poisson traffic at 100 times the base rate stays on the request-level engine.
     with pytest.raises(ValueError, match=f"limit of {MAX_EXPECTED_REQUESTS:,}"):
-        build_workload("nab-nyc-taxi", 1.0, "0:720h")
+        build_workload(SYNTHETIC_POISSON, 100.0, "0:6h")
+
+
+def test_long_trace_runs_on_flow_engine():
+    from devsim.sim.flow import choose_engine
+
+    # 30 days of NYC taxi replayed 72 times faster still spans 10 hours.
+    workload = build_workload("nab-nyc-taxi", 1.0, "0:720h")
+    assert choose_engine(workload) == "flow"
 
 
 def test_build_workload_poisson_needs_end():
