@@ -201,6 +201,13 @@ def compare_policies(
         workload = trace_workload(trace, rate_multiplier=rate_multiplier, window=(first_offset + start_s, first_offset + end_s))
     replay_start = test_start + pd.Timedelta(seconds=0 if test_window is None else parse_window(test_window)[0])
 
+    # Autoscaled runs start in steady state, with the replicas the first
+    # interval's load needs at the target utilisation, so that a cold start
+    # does not count against them.
+    start_replicas = min(max(_replicas_for_rate(_first_rate(workload), workload, prof), prof.scaling.min_replicas),
+                         prof.scaling.max_replicas)
+    prof = prof.with_overrides(scaling__replicas=start_replicas)
+
     results: dict[str, SimulationResult] = {}
     fallbacks: dict[str, int] = {}
     forecast_rates = None
@@ -241,19 +248,29 @@ def _clone(model):
     return clone(model)
 
 
-def _peak_replicas(workload, profile: Profile) -> int:
+def _rates(workload) -> np.ndarray:
+    """Return the workload's request rate per interval (per minute for request traces)."""
     if isinstance(workload, RateTrace):
-        peak_rate = float(workload.rate_series().max())
-    elif isinstance(workload, RequestTrace):
-        counts = np.bincount((workload.offsets_s // 60).astype(int))
-        peak_rate = counts.max() / 60.0 * workload.rate_multiplier
-    else:
-        peak_rate = workload.mean_rate()
+        return workload.rate_series().to_numpy()
+    if isinstance(workload, RequestTrace):
+        return np.bincount((workload.offsets_s // 60).astype(int)) / 60.0 * workload.rate_multiplier
+    return np.array([workload.mean_rate()])
+
+
+def _first_rate(workload) -> float:
+    return float(_rates(workload)[0])
+
+
+def _replicas_for_rate(rate: float, workload, profile: Profile) -> int:
     mean_work = profile.instances.service_time.mean_s
     if isinstance(workload, RequestTrace) and workload.work is not None:
         mean_work = float(workload.work.mean())
-    needed = math.ceil(peak_rate * mean_work / (profile.instances.workers * profile.scaling.target_utilization))
+    needed = math.ceil(rate * mean_work / (profile.instances.workers * profile.scaling.target_utilization))
     return max(1, needed)
+
+
+def _peak_replicas(workload, profile: Profile) -> int:
+    return _replicas_for_rate(float(_rates(workload).max()), workload, profile)
 
 
 def _row(name: str, result: SimulationResult, slo_p95_s: float, max_error_ratio: float, fallbacks: int) -> dict:

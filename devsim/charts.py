@@ -745,12 +745,15 @@ def policy_timeline_chart(
         x = alt.X("time:T", title=None)
         time_tooltip = alt.Tooltip("time:T", title="time", format="%Y-%m-%d %H:%M")
     interpolate = "step-before" if column.endswith("replicas") else "linear"
+    top = float(data["value"].max()) if len(data) else math.nan
+    # A tenth of room above the largest value keeps a flat line at the maximum off the frame.
+    y_scale = alt.Scale(domainMin=0, domainMax=top * 1.1) if math.isfinite(top) and top > 0 else alt.Scale(domainMin=0)
     return (
         alt.Chart(data, title=title, width=width, height=height)
         .mark_line(interpolate=interpolate)
         .encode(
             x=x,
-            y=alt.Y("value:Q", title=value_title or column),
+            y=alt.Y("value:Q", title=value_title or column, scale=y_scale),
             color=alt.Color("run:N", title="policy", sort=[str(label) for label in results]),
             tooltip=[time_tooltip, "run:N", alt.Tooltip("value:Q", title=value_title or column, format=".4g")],
         )
@@ -902,3 +905,328 @@ def save_report(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(document, encoding="utf-8")
     return path
+
+
+# ---------------------------------------------------------------------------
+# Rollouts
+#
+# Builders for the record of devsim.sim.deployment.simulate_rollout. Their
+# x axis is seconds since the rollout started, so that a figure such as
+# ``rollback_after_s`` in the rollout's summary reads straight off the axis.
+# Every builder shades the stretch in which a rollback ran.
+
+__all__ += ["rollout_errors_chart", "rollout_timeline_chart", "traffic_share_chart"]
+
+ROLLOUT_TIME_FIELD = "since_start_s"
+ROLLOUT_TIME_TITLE = "time since the rollout started (s)"
+
+_TIMELINE_COLUMNS = ("time_s", "stage", "new_total", "new_ready", "old_total", "old_ready", "terminating", "new_traffic_share")
+
+# Request statuses that count as failed, with their colours in the errors chart.
+FAILED_STATUS_COLORS = {"rejected": "#ff7f0e", "timed_out": "#9467bd", "error": "#d62728", "dropped": "#8c564b"}
+
+# Events marked on the errors chart, with their colours.
+ROLLOUT_EVENT_COLORS = {
+    "rollout_started": "#2ca02c",
+    "rollout_completed": "#1f77b4",
+    "rollback_started": "#d62728",
+    "rollback_completed": "#ff9896",
+    "progress_deadline_exceeded": "#7f7f7f",
+}
+
+_ROLLBACK_BAND_COLOR = "#ffbb78"
+
+
+def _timeline_frame(timeline: Any) -> pd.DataFrame:
+    """Return the timeline frame of ``timeline``: a DataFrame, or a RolloutResult with a ``timeline`` attribute."""
+    frame = getattr(timeline, "timeline", timeline)
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"expected a rollout timeline DataFrame or a RolloutResult, got {type(timeline).__name__}")
+    missing = [column for column in _TIMELINE_COLUMNS if column not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"rollout timeline lacks the column(s) {missing}; pass RolloutResult.timeline, "
+            f"not a frame with columns {list(frame.columns)}"
+        )
+    if frame.empty:
+        raise ValueError("rollout timeline is empty; the run ended before the rollout started")
+    # The rollout's last sample and the first sample after it can share a time; the later one wins.
+    return frame.drop_duplicates("time_s", keep="last").reset_index(drop=True)
+
+
+def _crop_timeline(frame: pd.DataFrame, max_time_s: float | None) -> tuple[pd.DataFrame, float]:
+    """Return the rows of ``frame`` up to ``max_time_s`` after its first row, and the first row's time."""
+    origin_s = float(frame["time_s"].iloc[0])
+    if max_time_s is None:
+        return frame, origin_s
+    if not max_time_s > 0:
+        raise ValueError(f"max_time_s must be > 0 or None, got {max_time_s!r}")
+    return frame[frame["time_s"] - origin_s <= max_time_s], origin_s
+
+
+def _rollout_time_axis(domain_max: float | None = None) -> alt.X:
+    scale = alt.Scale(nice=False, domainMin=0) if domain_max is None else alt.Scale(nice=False, domain=[0, domain_max])
+    return alt.X(f"{ROLLOUT_TIME_FIELD}:Q", title=ROLLOUT_TIME_TITLE, scale=scale)
+
+
+def _rollback_band(frame: pd.DataFrame, origin_s: float) -> alt.Chart | None:
+    """Return a shaded rectangle over the timeline rows whose stage is ``rollback``, or None without a rollback."""
+    stages = frame["stage"].astype(str).to_numpy()
+    times = frame["time_s"].to_numpy(dtype=float)
+    rows = np.flatnonzero(stages == "rollback")
+    if not len(rows):
+        return None
+    # A row is sampled before the controller decides, so the rollback began at the row before its first one.
+    first = rows[0] - 1 if rows[0] > 0 else rows[0]
+    last = min(rows[-1] + 1, len(times) - 1)
+    band = pd.DataFrame(
+        {"start": [times[first] - origin_s], "end": [times[last] - origin_s], "label": ["rollback running"]}
+    )
+    return (
+        alt.Chart(band)
+        .mark_rect(color=_ROLLBACK_BAND_COLOR, opacity=0.35, clip=True)
+        .encode(
+            x=alt.X("start:Q", title=ROLLOUT_TIME_TITLE),
+            x2="end:Q",
+            tooltip=[
+                alt.Tooltip("label:N", title="stage"),
+                alt.Tooltip("start:Q", title="from (s)", format=".0f"),
+                alt.Tooltip("end:Q", title="to (s)", format=".0f"),
+            ],
+        )
+    )
+
+
+def rollout_timeline_chart(
+    timeline: Any,
+    title: str = "Pods by version during the rollout",
+    old_label: str = "old",
+    new_label: str = "new",
+    max_time_s: float | None = None,
+    width: int = DEFAULT_WIDTH,
+    height: int = DEFAULT_HEIGHT,
+) -> alt.Chart | alt.LayerChart:
+    """Plot the pods of the old and the new version over time: all of them (dashed) and the ready ones (solid).
+
+    ``timeline`` is ``RolloutResult.timeline`` (or the result itself). A grey
+    line counts the pods that are draining. The stretch in which a rollback
+    ran is shaded, so a rollback shows as a second rollout towards the old
+    version. ``old_label`` and ``new_label`` name the versions in the legend.
+    ``max_time_s`` ends the plot that many seconds after the rollout started
+    (default: at the end of traffic).
+    """
+    frame, origin_s = _crop_timeline(_timeline_frame(timeline), max_time_s)
+    columns = {
+        "new_total": (new_label, "all pods"),
+        "new_ready": (new_label, "ready"),
+        "old_total": (old_label, "all pods"),
+        "old_ready": (old_label, "ready"),
+        "terminating": ("draining", "all pods"),
+    }
+    parts = []
+    for column, (version, kind) in columns.items():
+        parts.append(
+            pd.DataFrame(
+                {
+                    ROLLOUT_TIME_FIELD: frame["time_s"].to_numpy(dtype=float) - origin_s,
+                    "version": version,
+                    "pods": frame[column].to_numpy(dtype=int),
+                    "kind": kind,
+                }
+            )
+        )
+    data = pd.concat(parts, ignore_index=True)
+    versions = [new_label, old_label, "draining"]
+    lines = (
+        alt.Chart(data)
+        .mark_line(interpolate="step-after")
+        .encode(
+            x=_rollout_time_axis(),
+            y=alt.Y("pods:Q", title="pods", axis=_whole_number_axis(data["pods"].max())),
+            color=alt.Color(
+                "version:N",
+                title="version",
+                sort=versions,
+                scale=alt.Scale(domain=versions, range=["#1f77b4", "#ff7f0e", "#999999"]),
+            ),
+            strokeDash=alt.StrokeDash(
+                "kind:N",
+                title="pods",
+                sort=["ready", "all pods"],
+                scale=alt.Scale(domain=["ready", "all pods"], range=[[1, 0], [5, 3]]),
+            ),
+            detail="kind:N",
+            tooltip=[
+                alt.Tooltip(f"{ROLLOUT_TIME_FIELD}:Q", title="time (s)", format=".0f"),
+                "version:N",
+                alt.Tooltip("kind:N", title="pods"),
+                alt.Tooltip("pods:Q", title="count"),
+            ],
+        )
+    )
+    band = _rollback_band(frame, origin_s)
+    layers = [lines] if band is None else [band, lines]
+    return alt.layer(*layers).properties(title=title, width=width, height=height)
+
+
+def traffic_share_chart(
+    timeline: Any,
+    title: str = "Share of traffic sent to the new version",
+    max_time_s: float | None = None,
+    width: int = DEFAULT_WIDTH,
+    height: int = DEFAULT_HEIGHT,
+) -> alt.LayerChart:
+    """Plot the new version's share of requests over time, from 0 to 100%.
+
+    With a traffic router (canary, blue-green) the share is the router's
+    weight. Otherwise it is the new version's share of the ready pods, which
+    is how a Service spreads requests. A rollback's stretch is shaded.
+    ``max_time_s`` ends the plot that many seconds after the rollout started.
+    """
+    frame, origin_s = _crop_timeline(_timeline_frame(timeline), max_time_s)
+    data = pd.DataFrame(
+        {
+            ROLLOUT_TIME_FIELD: frame["time_s"].to_numpy(dtype=float) - origin_s,
+            "share": frame["new_traffic_share"].to_numpy(dtype=float),
+            "stage": frame["stage"].astype(str).to_numpy(),
+        }
+    )
+    area = (
+        alt.Chart(data)
+        .mark_area(interpolate="step-after", color="#1f77b4", opacity=0.35, line={"color": "#1f77b4"})
+        .encode(
+            x=_rollout_time_axis(),
+            y=alt.Y("share:Q", title="new version's share", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
+            tooltip=[
+                alt.Tooltip(f"{ROLLOUT_TIME_FIELD}:Q", title="time (s)", format=".0f"),
+                alt.Tooltip("share:Q", title="share", format=".0%"),
+                "stage:N",
+            ],
+        )
+    )
+    band = _rollback_band(frame, origin_s)
+    layers = [area] if band is None else [band, area]
+    return alt.layer(*layers).properties(title=title, width=width, height=height)
+
+
+def _rollout_parts(result: Any) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+    """Return (requests, events, timeline or None) of a RolloutResult or a SimulationResult."""
+    timeline = getattr(result, "timeline", None)
+    simulation = getattr(result, "result", result)
+    requests = getattr(simulation, "requests", None)
+    events = getattr(simulation, "events", None)
+    if not isinstance(requests, pd.DataFrame) or not isinstance(events, pd.DataFrame):
+        raise TypeError(f"expected a RolloutResult or a SimulationResult, got {type(result).__name__}")
+    if not {"arrival_s", "status"} <= set(requests.columns):
+        raise ValueError("the result's requests frame lacks 'arrival_s' or 'status'")
+    return requests, events, timeline if isinstance(timeline, pd.DataFrame) else None
+
+
+def rollout_errors_chart(
+    result: Any,
+    interval_s: float = 5.0,
+    title: str = "Failed requests per interval",
+    max_time_s: float | None = None,
+    width: int = DEFAULT_WIDTH,
+    height: int = DEFAULT_HEIGHT,
+) -> alt.LayerChart:
+    """Draw failed requests per ``interval_s`` by status as stacked bars, with rollout events as rules.
+
+    ``result`` is a RolloutResult (or its SimulationResult). Requests count in
+    the interval of their arrival, from the rollout start to the end of
+    traffic. Vertical rules mark the rollout's start and completion, a
+    rollback's start and completion and a progress deadline exceeded.
+    A RolloutResult also gets its rollback stretch shaded. ``max_time_s``
+    ends the plot that many seconds after the rollout started.
+    """
+    if not interval_s > 0:
+        raise ValueError(f"interval_s must be > 0, got {interval_s!r}")
+    if max_time_s is not None and not max_time_s > 0:
+        raise ValueError(f"max_time_s must be > 0 or None, got {max_time_s!r}")
+    requests, events, timeline = _rollout_parts(result)
+    kinds = events["kind"] if "kind" in events.columns else pd.Series([], dtype=object)
+    started = events.loc[kinds == "rollout_started", "time_s"]
+    origin_s = float(started.iloc[0]) if len(started) else 0.0
+
+    arrivals = requests["arrival_s"].to_numpy(dtype=float)
+    end_s = float(arrivals.max()) if len(arrivals) else origin_s
+    if max_time_s is not None:
+        end_s = min(end_s, origin_s + max_time_s)
+    bins = max(1, math.ceil((end_s - origin_s) / interval_s - 1e-9))
+    after = (arrivals >= origin_s) & (arrivals < origin_s + bins * interval_s)
+    statuses = requests["status"].astype(str).to_numpy()[after]
+    index = np.minimum(((arrivals[after] - origin_s) // interval_s).astype(int), bins - 1)
+    counts = {}
+    for status in FAILED_STATUS_COLORS:
+        counts[status] = np.bincount(index[statuses == status], minlength=bins)
+    starts = np.arange(bins) * interval_s
+    data = pd.concat(
+        [
+            pd.DataFrame({"start": starts, "end": starts + interval_s, "status": status, "failed": count})
+            for status, count in counts.items()
+        ],
+        ignore_index=True,
+    )
+    total = int(data["failed"].sum())
+    # Empty intervals draw nothing, so they are left out to keep the embedded data and the SVG small.
+    data = data[data["failed"] > 0]
+    domain_max = float(bins * interval_s)
+    y_scale = alt.Scale(domainMin=0) if total else alt.Scale(domain=[0, 1])
+    bars = (
+        alt.Chart(data)
+        .mark_bar()
+        .encode(
+            x=alt.X("start:Q", title=ROLLOUT_TIME_TITLE, scale=alt.Scale(nice=False, domain=[0, domain_max])),
+            x2="end:Q",
+            y=alt.Y("sum(failed):Q", title=f"failed requests per {interval_s:g} s", stack="zero", scale=y_scale),
+            color=alt.Color(
+                "status:N",
+                title="status",
+                sort=list(FAILED_STATUS_COLORS),
+                scale=alt.Scale(domain=list(FAILED_STATUS_COLORS), range=list(FAILED_STATUS_COLORS.values())),
+            ),
+            tooltip=[
+                alt.Tooltip("start:Q", title="from (s)", format=".0f"),
+                alt.Tooltip("end:Q", title="to (s)", format=".0f"),
+                "status:N",
+                alt.Tooltip("sum(failed):Q", title="failed"),
+            ],
+        )
+    )
+    layers: list[Any] = [bars]
+    if timeline is not None and not timeline.empty and "stage" in timeline.columns:
+        band = _rollback_band(timeline[timeline["time_s"] - origin_s <= domain_max], origin_s)
+        if band is not None:
+            layers.insert(0, band)
+
+    marked = events[kinds.isin(list(ROLLOUT_EVENT_COLORS))] if len(events) else events
+    if len(marked):
+        marked = marked[marked["time_s"] - origin_s <= domain_max]
+    if len(marked):
+        reasons = marked["reason"] if "reason" in marked.columns else pd.Series([""] * len(marked))
+        markers = pd.DataFrame(
+            {
+                "at": marked["time_s"].to_numpy(dtype=float) - origin_s,
+                "event": marked["kind"].astype(str).to_numpy(),
+                "reason": reasons.fillna("").astype(str).to_numpy(),
+            }
+        )
+        present = [kind for kind in ROLLOUT_EVENT_COLORS if kind in set(markers["event"])]
+        rules = (
+            alt.Chart(markers)
+            .mark_rule(strokeWidth=2, strokeDash=[4, 2])
+            .encode(
+                x=alt.X("at:Q", title=ROLLOUT_TIME_TITLE),
+                color=alt.Color(
+                    "event:N",
+                    title="event",
+                    sort=present,
+                    scale=alt.Scale(domain=present, range=[ROLLOUT_EVENT_COLORS[kind] for kind in present]),
+                ),
+                tooltip=["event:N", alt.Tooltip("at:Q", title="time (s)", format=".0f"), "reason:N"],
+            )
+        )
+        layers.append(rules)
+    if not total:
+        title = f"{title} (none failed)"
+    return alt.layer(*layers).resolve_scale(color="independent").properties(title=title, width=width, height=height)

@@ -286,6 +286,7 @@ def check_answer(
     expected: float,
     rel_tol: float = 0.01,
     abs_tol: float = 0.0,
+    hint: str = "Try again.",
 ) -> AnswerCheck:
     """Compare an exercise answer with the expected number.
 
@@ -293,7 +294,7 @@ def check_answer(
     abs_tol=abs_tol)``. ``None`` counts as not answered yet, so a chapter runs
     from top to bottom before the learner fills in anything. A wrong answer or
     one that is not a finite number gives a result that explains the problem,
-    not an exception.
+    not an exception. ``hint`` follows the message for a wrong answer.
     """
     if answer is None:
         return AnswerCheck(name, None, f"{name}: not answered yet; replace None with your answer and rerun this cell.")
@@ -309,6 +310,5 @@ def check_answer(
     return AnswerCheck(
         name,
         False,
-        f"{name}: {value:.4g} is too {direction}; the expected value is within {rel_tol:.0%} of a number "
-        "you can compute with devsim.theory. Try again.",
+        f"{name}: {value:.4g} is too {direction}; the answer is accepted within {rel_tol:.0%} of the expected value. {hint}",
     )

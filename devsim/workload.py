@@ -293,6 +293,29 @@ class Burst(Workload):
             work = np.concatenate([base.work, np.full(len(extra), np.nan)])[order]
         return Arrivals(times[order], work, self.duration_s)
 
+    def _extra_integral(self, t: np.ndarray) -> np.ndarray:
+        # Integral of the extra rate from 0 to t: a linear ramp of ramp_s seconds, then a constant rate.
+        elapsed = np.clip(np.asarray(t, dtype=float) - self.start_s, 0.0, self.burst_s)
+        if self.ramp_s == 0:
+            return self.extra_rate * elapsed
+        in_ramp = np.minimum(elapsed, self.ramp_s)
+        return self.extra_rate * (in_ramp**2 / (2 * self.ramp_s) + (elapsed - in_ramp))
+
+    def step_counts(self, rng: np.random.Generator, step_s: float) -> "StepCounts":
+        """Count the base per step and add a Poisson count of extra arrivals per step.
+
+        The extra count's mean is the integral of the extra rate over the step,
+        which is the distribution of drawing the burst's arrivals and counting
+        them, without drawing each one. A base that carries per-request work
+        falls back to drawing every request.
+        """
+        base = self.base.step_counts(rng, step_s)
+        if base.work is not None:
+            return super().step_counts(rng, step_s)
+        edges = np.arange(len(base.counts) + 1) * step_s
+        expected = np.diff(self._extra_integral(edges))
+        return StepCounts(base.counts + rng.poisson(expected), None, step_s)
+
     def mean_rate(self) -> float:
         burst_end = min(self.start_s + self.burst_s, self.duration_s)
         full = max(0.0, burst_end - self.start_s - self.ramp_s / 2)

@@ -49,8 +49,8 @@ __all__ = [
     "APP_POLICIES",
     "APP_TRACES",
     "COMBINE_CHOICES",
-    "MAX_REPLICAS",
     "MAX_RATE_MULTIPLIER",
+    "MAX_REPLICAS",
     "POLICY_LABELS",
     "STARTUP_DELAYS_S",
     "WARMUP_S",
@@ -60,12 +60,12 @@ __all__ = [
     "ScalingTrace",
     "build_autoscaling_app",
     "comparison_table",
+    "count_test_weeks",
     "count_violations",
     "flash_crowd_comparison",
     "results_html",
     "run_comparison",
-    "test_part",
-    "test_weeks",
+    "split_test_part",
     "validate_settings",
     "week_window",
 ]
@@ -73,8 +73,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 # Violations in the first hour of a run are not counted in ``violations_after_warmup``.
-# A cold start with a 900 s startup delay violates the SLO for about 16 minutes
-# on NYC taxi at 30 times its rate, so one hour covers startup delays up to 30 min.
+# A cold start violates the SLO for about one startup delay: on week 4 of NYC
+# taxi at 30 times its rate, until 15.5 min with a 900 s delay and 30.5 min with
+# 1800 s. One hour covers every startup delay the app offers.
 WARMUP_S = 3600.0
 
 # Upper bound on replicas in every comparison here. The production profile's
@@ -164,7 +165,7 @@ class ComparisonOutcome:
 # Settings
 
 
-def test_part(trace: str, train_fraction: float = TRAIN_FRACTION) -> tuple[pd.Timestamp, pd.Timestamp]:
+def split_test_part(trace: str, train_fraction: float = TRAIN_FRACTION) -> tuple[pd.Timestamp, pd.Timestamp]:
     """Return the start and end timestamps of the part of ``trace`` that compare_policies replays.
 
     The split follows :func:`devsim.autoscale.compare_policies`: the first
@@ -178,13 +179,13 @@ def test_part(trace: str, train_fraction: float = TRAIN_FRACTION) -> tuple[pd.Ti
     return start, index[-1] + (index[1] - index[0])
 
 
-def test_weeks(trace: str) -> int:
+def count_test_weeks(trace: str) -> int:
     """Return how many weeks of the test part of ``trace`` the app offers.
 
     A last, partial week counts when it has at least one day of trace, so the
     14-day ELB series, whose test part is 7 days and a few minutes, offers one week.
     """
-    start, end = test_part(trace)
+    start, end = split_test_part(trace)
     days = (end - start) / pd.Timedelta(days=1)
     return max(1, math.ceil((days - 1) / 7))
 
@@ -217,9 +218,9 @@ def validate_settings(settings: ComparisonSettings) -> None:
     if settings.combine not in COMBINE_CHOICES:
         raise ValueError(f"combine must be one of {', '.join(COMBINE_CHOICES)}, got {settings.combine!r}")
 
-    start, end = test_part(settings.trace)
+    start, end = split_test_part(settings.trace)
     days = (end - start) / pd.Timedelta(days=1)
-    weeks = test_weeks(settings.trace)
+    weeks = count_test_weeks(settings.trace)
     if not 1 <= settings.week <= weeks:
         raise ValueError(
             f"week {settings.week} is outside the test part of {settings.trace}, which spans {days:.1f} days "
@@ -285,13 +286,13 @@ def run_comparison(
     """Replay week ``settings.week`` of the test part under each policy and compare them.
 
     Each policy runs through its own :func:`~devsim.autoscale.compare_policies`
-    call with the same trace, window and seed, so every policy sees the same
+    call with the same trace, window and seed, so every policy gets the same
     arrivals and ``on_policy_done(policy, done_count)`` can report progress.
     Raises ValueError (including ProfileError and TraceError) on invalid settings.
     """
     validate_settings(settings)
     started = time.perf_counter()
-    test_start, test_end = test_part(settings.trace)
+    test_start, test_end = split_test_part(settings.trace)
     window = week_window(settings.week)
 
     comparisons = []
@@ -408,7 +409,7 @@ def flash_crowd_comparison(
         raise ValueError(f"burst_start {burst_start!r} is outside the replayed {duration!r}")
     rates = base.rate_series()
     rate_at_burst = float(rates[rates.index <= burst_start_s].iloc[-1])
-    workload = _StepCountedBurst(
+    workload = Burst(
         base,
         start_s=burst_start_s,
         duration_s=pd.Timedelta(burst_duration).total_seconds(),
@@ -462,35 +463,6 @@ def flash_crowd_comparison(
         slo_p95_s=slo_p95_s, max_error_ratio=max_error_ratio, headroom=headroom, seed=seed,
     )
     return PolicyComparison(pd.DataFrame(rows).set_index("policy"), results, forecast_rates, settings)
-
-
-class _StepCountedBurst(Burst):
-    """A :class:`~devsim.workload.Burst` that gives the flow engine counts per step without drawing each request.
-
-    ``Burst.step_counts`` draws every arrival of the base trace and the burst,
-    millions for a few hours of NYC taxi at 30 times its rate. Here the base
-    trace counts its own steps, and the burst adds a Poisson count per step
-    whose mean is the integral of the extra rate over the step: the same
-    distribution as drawing the burst's arrivals and counting them.
-    """
-
-    def _extra_integral(self, t: np.ndarray) -> np.ndarray:
-        # Integral of the extra rate from 0 to t: a ramp of ramp_s seconds, then a constant rate.
-        elapsed = np.clip(np.asarray(t, dtype=float) - self.start_s, 0.0, self.burst_s)
-        if self.ramp_s == 0:
-            return self.extra_rate * elapsed
-        in_ramp = np.minimum(elapsed, self.ramp_s)
-        return self.extra_rate * (in_ramp**2 / (2 * self.ramp_s) + (elapsed - in_ramp))
-
-    def step_counts(self, rng: np.random.Generator, step_s: float) -> StepCounts:
-        base = self.base.step_counts(rng, step_s)
-        if base.work is not None:
-            # Requests of the base carry their own work and the extra ones do not,
-            # so this case keeps Burst's request-by-request draw.
-            return super().step_counts(rng, step_s)
-        edges = np.arange(len(base.counts) + 1) * step_s
-        expected = np.diff(self._extra_integral(edges))
-        return StepCounts(base.counts + rng.poisson(expected), None, step_s)
 
 
 # ---------------------------------------------------------------------------
@@ -727,7 +699,7 @@ class AutoscalingApp(widgets.VBox):
     # -- running --------------------------------------------------------------
 
     def compare(self) -> ComparisonOutcome | None:
-        """Run the current settings and update the outputs; return the outcome, or None on an error.
+        """Run the current settings, update the outputs and return the outcome, or None on an error.
 
         An invalid setting shows its message above the table and leaves the
         previous table and charts in place.
