@@ -524,7 +524,10 @@ class RollbackPolicy:
 
     Analysis goes on after the new version takes all traffic, until
     ``analysis_duration_s`` after the rollout started, so that a fast rolling
-    update is still checked and rolled back if it fails.
+    update is still checked and rolled back if it fails. The restart check
+    runs as long, so a memory leak whose pods are killed and restarted is
+    rolled back once one pod reaches ``crash_restarts`` restarts.
+    The analysis has no p95 limit unless ``max_p95_s`` is set.
     """
 
     mode: str = "failure"
@@ -537,7 +540,7 @@ class RollbackPolicy:
     max_error_ratio_increase: float = 0.02
     failure_limit: int = 2
     min_requests: int = 20
-    analysis_duration_s: float = 300.0
+    analysis_duration_s: float = 600.0
     manual_at_s: float | None = None
 
     def __post_init__(self):
@@ -704,6 +707,34 @@ class _RolloutController:
         stage = "rollout"
         peak_total = self.replicas
 
+        def make_report() -> dict:
+            # Rebuilt at every reconcile, so that a run whose traffic ends while
+            # the rollout is still going keeps a complete report.
+            rolled_back = rolled_back_at is not None
+            if completed_at is not None:
+                outcome = "rolled_back" if rolled_back else "rolled_out"
+            else:
+                outcome = "rollback_incomplete" if rolled_back else "incomplete"
+            return {
+                "strategy": self.strategy.name,
+                "rollback_strategy": strategy.name if rolled_back else None,
+                "release": getattr(self, "release_label", self.release.name),
+                "new_version": self.new,
+                "rollback_policy": self.policy.mode,
+                "outcome": outcome,
+                "started_s": started,
+                "completed": completed_at is not None,
+                "completed_s": completed_at,
+                "duration_s": (completed_at - started) if completed_at is not None else None,
+                "rolled_back": rolled_back,
+                "rollback_started_s": rolled_back_at,
+                "rollback_after_s": (rolled_back_at - started) if rolled_back else None,
+                "rollback_reason": rollback_reason,
+                "progress_deadline_exceeded": any(event["kind"] == "progress_deadline_exceeded" for event in cluster.events),
+                "final_version": target if completed_at is not None else None,
+                "peak_replicas": peak_total,
+            }
+
         while True:
             done = strategy.step(state, target, others) if completed_at is None else True
             state.record(stage, self.new, self.old)
@@ -718,9 +749,12 @@ class _RolloutController:
                 completed_at = env.now
                 kind = "rollback_completed" if stage == "rollback" else "rollout_completed"
                 cluster._event(kind, version=target)
-            analysing = (stage == "rollout" and self.policy.mode == "analysis"
-                         and env.now - started < self.policy.analysis_duration_s)
-            if completed_at is not None and not analysing:
+            # Failure and analysis policies keep watching the new version for
+            # analysis_duration_s after the start, even once it has all traffic.
+            watching = (stage == "rollout" and self.policy.mode in ("failure", "analysis")
+                        and env.now - started < self.policy.analysis_duration_s)
+            analysing = watching and self.policy.mode == "analysis"
+            if completed_at is not None and not watching:
                 break
 
             reason = None
@@ -732,7 +766,7 @@ class _RolloutController:
             if stage == "rollout" and self.policy.mode in ("failure", "analysis"):
                 crashes = max((inst.restarts for inst in state.pods(self.new)), default=0)
                 if crashes >= self.policy.crash_restarts:
-                    reason = reason or f"crash loop ({crashes} restarts)"
+                    reason = reason or f"crash loop or repeated kills ({crashes} restarts of a new pod)"
                 if analysing and env.now >= next_analysis:
                     next_analysis = env.now + self.policy.interval_s
                     failed, detail = self._analyse(env.now)
@@ -756,29 +790,12 @@ class _RolloutController:
                 completed_at = None
                 last_progress = env.now
                 deadline_exceeded = False
+            self.report = make_report()
             if cluster.arrivals_done:
                 break
             yield env.timeout(self.reconcile_s)
 
-        self.report = {
-            "strategy": self.strategy.name,
-            "rollback_strategy": strategy.name if rolled_back_at is not None else None,
-            "release": getattr(self, "release_label", self.release.name),
-            "new_version": self.new,
-            "rollback_policy": self.policy.mode,
-            "started_s": started,
-            "completed": completed_at is not None,
-            "completed_s": completed_at,
-            "duration_s": (completed_at - started) if completed_at is not None else None,
-            "rolled_back": rolled_back_at is not None,
-            "rollback_started_s": rolled_back_at,
-            "rollback_after_s": (rolled_back_at - started) if rolled_back_at is not None else None,
-            "rollback_reason": rollback_reason,
-            "progress_deadline_exceeded": deadline_exceeded or any(
-                event["kind"] == "progress_deadline_exceeded" for event in cluster.events),
-            "final_version": target if completed_at is not None else None,
-            "peak_replicas": peak_total,
-        }
+        self.report = make_report()
         # Keep sampling the fleet until traffic ends, for the timeline.
         while not cluster.arrivals_done:
             state.record("done" if completed_at is not None else stage, self.new, self.old)
@@ -819,6 +836,11 @@ class _RolloutController:
         for status in ("rejected", "timed_out", "error", "dropped"):
             report[f"{status}_during"] = int((failed["status"] == status).sum())
         report["failed_ratio"] = float(len(failed) / len(during)) if len(during) else 0.0
+        # From the rollout start to the end of traffic, which also counts a bad
+        # release that stayed after its rollout completed.
+        after = requests[requests["arrival_s"] >= start]
+        report["failed_requests_after_start"] = int((after["status"] != "ok").sum())
+        report["failed_ratio_after_start"] = float((after["status"] != "ok").mean()) if len(after) else 0.0
         if not timeline.empty:
             window = timeline[(timeline["time_s"] >= start) & (timeline["time_s"] <= end)]
             extra = (window["new_total"] + window["old_total"] + window["terminating"] - self.replicas).clip(lower=0)

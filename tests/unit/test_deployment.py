@@ -184,3 +184,26 @@ def test_invalid_release_values():
 
 def test_named_releases_exist():
     assert set(RELEASES) == {"good", "crash-loop", "not-ready", "error-rate", "slow", "memory-leak"}
+
+
+def test_memory_leak_rolled_back_on_restarts():
+    summary = rollout(strategy=RollingUpdate(), release="memory-leak", rollback="failure", max_duration_s=700).summary()
+    # Pods are killed 120 s after becoming ready and restart; the third restart triggers the rollback.
+    assert summary["rolled_back"]
+    assert "restarts" in summary["rollback_reason"]
+    assert summary["outcome"] == "rolled_back"
+
+
+def test_report_complete_when_traffic_ends_early():
+    # Analysis still runs when traffic stops; the report keeps every key.
+    result = simulate_rollout(release="good", rollback=RollbackPolicy("analysis", max_p95_s=0.5), replicas=4,
+                              rate=40, max_duration_s=300, seed=7)
+    summary = result.summary()
+    assert summary["outcome"] == "rolled_out"
+    assert "failed_ratio_after_start" in summary
+
+
+def test_failed_after_start_counts_bad_release_that_stayed():
+    summary = rollout(strategy=RollingUpdate(), release="error-rate", rollback="none").summary()
+    assert summary["failed_ratio_after_start"] > summary["failed_ratio"]
+    assert summary["failed_ratio_after_start"] == pytest.approx(0.2, abs=0.03)
