@@ -950,7 +950,7 @@ def _timeline_frame(timeline: Any) -> pd.DataFrame:
         )
     if frame.empty:
         raise ValueError("rollout timeline is empty; the run ended before the rollout started")
-    # The rollout's last sample and the first sample after it can share a time; the later one wins.
+    # The rollout's last sample and the first sample after it can share a time, so the later one is kept.
     return frame.drop_duplicates("time_s", keep="last").reset_index(drop=True)
 
 

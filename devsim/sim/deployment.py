@@ -40,6 +40,7 @@ traffic to the stable fleet at once.
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass, field
 
@@ -572,7 +573,15 @@ class RolloutResult:
     report: dict
 
     def summary(self) -> dict:
-        """Return the rollout's numbers: failed requests, duration, peak replicas, rollback."""
+        """Return the rollout's numbers: failed requests, duration, peak replicas, rollback.
+
+        ``failed_requests`` and ``failed_ratio`` count requests that arrived
+        between the rollout start and its completion (or the end of traffic).
+        A release that completes quickly and then fails (no readiness probe, or
+        a bad release that is not rolled back) shows in
+        ``failed_requests_after_start`` and ``failed_ratio_after_start``, which
+        count every request from the rollout start to the end of traffic.
+        """
         return dict(self.report)
 
 
@@ -670,6 +679,7 @@ class _RolloutController:
         self.report: dict = {}
         self.state: _RolloutState | None = None
         self.finished_log: list[tuple[float, str, int, float]] = []
+        self.finished_times: list[float] = []
 
     def __call__(self, env: simpy.Environment, cluster: Cluster):
         return self.run(env, cluster)
@@ -681,6 +691,7 @@ class _RolloutController:
             return
         version = cluster.instances[index].version
         self.finished_log.append((end, version, status, end - cluster.log.arrival[i]))
+        self.finished_times.append(end)
 
     def run(self, env: simpy.Environment, cluster: Cluster):
         plain = _Lifecycle(Release(self.old), self.readiness, self.startup_delay_s, cluster.events)
@@ -737,7 +748,6 @@ class _RolloutController:
 
         while True:
             done = strategy.step(state, target, others) if completed_at is None else True
-            state.record(stage, self.new, self.old)
             total = len(state.pods(self.new)) + len(state.pods(self.old))
             peak_total = max(peak_total, total)
             marker = (len(state.available(target, getattr(strategy, "min_ready_s", 0.0))),
@@ -790,6 +800,8 @@ class _RolloutController:
                 completed_at = None
                 last_progress = env.now
                 deadline_exceeded = False
+            # Recorded after the decisions, so the row's stage matches the events at its time.
+            state.record(stage, self.new, self.old)
             self.report = make_report()
             if cluster.arrivals_done:
                 break
@@ -798,13 +810,14 @@ class _RolloutController:
         self.report = make_report()
         # Keep sampling the fleet until traffic ends, for the timeline.
         while not cluster.arrivals_done:
-            state.record("done" if completed_at is not None else stage, self.new, self.old)
             yield env.timeout(self.reconcile_s)
+            state.record("done" if completed_at is not None else stage, self.new, self.old)
 
     def _analyse(self, now: float) -> tuple[bool | None, str]:
         policy = self.policy
         start = now - policy.window_s
-        rows = [row for row in self.finished_log[-50_000:] if row[0] > start]
+        # Requests finish in time order, so the window starts at a binary-searched index.
+        rows = self.finished_log[bisect.bisect_right(self.finished_times, start):]
         new_rows = [row for row in rows if row[1] == self.new]
         if len(new_rows) < policy.min_requests:
             return None, f"{len(new_rows)} requests of {self.new} in the window, fewer than {policy.min_requests}"
