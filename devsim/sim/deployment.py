@@ -75,7 +75,7 @@ CRASH_BACKOFF_MAX_S = 300.0
 
 @dataclass(frozen=True)
 class Release:
-    """How one version of the app behaves.
+    """Behaviour of one version of the app.
 
     Attributes
     ----------
@@ -130,7 +130,8 @@ class Release:
     def service_time(self, work: float, chance: float) -> float:
         """Return the service time of a request with base ``work`` and uniform draw ``chance``."""
         scaled = work * self.work_scale
-        # The top of the [0, 1) draw marks slow requests, the bottom marks errors, so the two stay independent enough.
+        # Slow requests take the top of the [0, 1) draw and errors the bottom, so
+        # a request is never both while slow_share + error_ratio <= 1.
         if self.slow_share and chance >= 1.0 - self.slow_share:
             scaled *= self.slow_factor
         return scaled
@@ -257,7 +258,7 @@ def resolve_surge(value, replicas: int, round_up: bool, name: str) -> int:
 
 @dataclass
 class _RolloutState:
-    """What every strategy shares: the fleet, the versions and the timeline."""
+    """State shared by every strategy: the fleet, the versions and the timeline."""
 
     env: simpy.Environment
     cluster: Cluster
@@ -485,10 +486,10 @@ class Canary:
         now = state.env.now
         if self._step < len(self.steps):
             weight, pause = self.steps[self._step]
-            wanted = max(1, math.ceil(weight * n))
-            if len(state.pods(target)) < wanted:
-                state.scale(target, wanted)
-            if len(state.available(target, self.min_ready_s)) < wanted:
+            needed = max(1, math.ceil(weight * n))
+            if len(state.pods(target)) < needed:
+                state.scale(target, needed)
+            if len(state.available(target, self.min_ready_s)) < needed:
                 cluster.version_weights = {version: 1.0 for version in others}
                 return False
             cluster.version_weights = {target: weight, **{version: (1 - weight) / len(others) for version in others}}
