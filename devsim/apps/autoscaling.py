@@ -32,18 +32,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import altair as alt
 import ipywidgets as widgets
-import numpy as np
 import pandas as pd
 
 from devsim import charts
+from devsim.apps._common import message_html, placeholder_chart
 from devsim.autoscale import PolicyComparison, compare_policies, trace_series, walk_forward_forecast
 from devsim.profiles import Profile, load_profile
 from devsim.sim.autoscaling import HorizontalPodAutoscaler, Predictive
 from devsim.sim.flow import run_scenario
 from devsim.sim.model import Scenario, SimulationResult
-from devsim.workload import Burst, StepCounts, trace_workload
+from devsim.workload import Burst, trace_workload
 
 __all__ = [
     "APP_POLICIES",
@@ -521,21 +520,6 @@ def results_html(outcome: ComparisonOutcome) -> str:
     )
 
 
-def _message_html(text: str) -> str:
-    return (
-        '<div style="color: #a40e26; background: #ffebe9; border: 1px solid #ff8182; padding: 6px 10px">'
-        f"<b>Cannot compare:</b> {html.escape(text)}</div>"
-    )
-
-
-def _placeholder_chart(title: str, width: int) -> alt.Chart:
-    return (
-        alt.Chart(pd.DataFrame({"text": ["press Compare"]}), title=title, width=width, height=120)
-        .mark_text()
-        .encode(text="text:N")
-    )
-
-
 # ---------------------------------------------------------------------------
 # The widget
 
@@ -627,9 +611,9 @@ class AutoscalingApp(widgets.VBox):
         self.message = widgets.HTML(value="")
         self.results = widgets.HTML(value="")
 
-        self.replicas_chart = charts.show(_placeholder_chart("Ready replicas", CHART_WIDTH))
-        self.cost_chart = charts.show(_placeholder_chart("Cost", BAR_WIDTH))
-        self.violations_chart = charts.show(_placeholder_chart("SLO violations", BAR_WIDTH))
+        self.replicas_chart = charts.show(placeholder_chart("Ready replicas", CHART_WIDTH, 120, "Compare"))
+        self.cost_chart = charts.show(placeholder_chart("Cost", BAR_WIDTH, 120, "Compare"))
+        self.violations_chart = charts.show(placeholder_chart("SLO violations", BAR_WIDTH, 120, "Compare"))
 
         named = [
             (self.trace, "trace"),
@@ -713,12 +697,12 @@ class AutoscalingApp(widgets.VBox):
         except ValueError as error:
             # ProfileError and TraceError are ValueErrors; their messages name the value and the fix.
             logger.info("autoscaling app rejected settings %s: %s", settings, error)
-            self.message.value = _message_html(str(error))
+            self.message.value = message_html(str(error), "compare")
             self.status.value = "Invalid settings"
             return None
         except Exception as error:  # noqa: BLE001 - a widget callback must not show a traceback
             logger.exception("autoscaling comparison failed for settings %s", settings)
-            self.message.value = _message_html(f"the comparison failed: {type(error).__name__}: {error}")
+            self.message.value = message_html(f"the comparison failed: {type(error).__name__}: {error}", "compare")
             self.status.value = "Failed"
             return None
         finally:

@@ -24,11 +24,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import altair as alt
 import ipywidgets as widgets
-import pandas as pd
 
 from devsim import charts
+from devsim.apps._common import message_html, placeholder_chart
 from devsim.experiments import environment_scenario
 from devsim.profiles import load_profile
 from devsim.sim import SimulationResult
@@ -215,21 +214,6 @@ def summary_html(result: SimulationResult, settings: ExplorerSettings, elapsed_s
     )
 
 
-def _message_html(text: str) -> str:
-    return (
-        '<div style="color: #a40e26; background: #ffebe9; border: 1px solid #ff8182; padding: 6px 10px">'
-        f"<b>Cannot simulate:</b> {html.escape(text)}</div>"
-    )
-
-
-def _placeholder_chart(title: str) -> alt.Chart:
-    return (
-        alt.Chart(pd.DataFrame({"text": ["press Simulate"]}), title=title, width=CHART_WIDTH, height=CHART_HEIGHT)
-        .mark_text()
-        .encode(text="text:N")
-    )
-
-
 class EnvironmentExplorer(widgets.VBox):
     """The explorer widget. Build it with :func:`build_explorer`.
 
@@ -302,10 +286,10 @@ class EnvironmentExplorer(widgets.VBox):
         self.message = widgets.HTML(value="")
         self.summary = widgets.HTML(value="")
 
-        self.latency_chart = charts.show(_placeholder_chart("Latency"))
-        self.error_chart = charts.show(_placeholder_chart("Errors"))
-        self.replicas_chart = charts.show(_placeholder_chart("Replicas"))
-        self.cost_chart = charts.show(_placeholder_chart("Cost"))
+        self.latency_chart = charts.show(placeholder_chart("Latency", CHART_WIDTH, CHART_HEIGHT))
+        self.error_chart = charts.show(placeholder_chart("Errors", CHART_WIDTH, CHART_HEIGHT))
+        self.replicas_chart = charts.show(placeholder_chart("Replicas", CHART_WIDTH, CHART_HEIGHT))
+        self.cost_chart = charts.show(placeholder_chart("Cost", CHART_WIDTH, CHART_HEIGHT))
 
         for widget, name in [
             (self.environment, "environment"),
@@ -403,12 +387,12 @@ class EnvironmentExplorer(widgets.VBox):
         except ValueError as error:
             # ProfileError and TraceError are ValueErrors; their messages name the value and the fix.
             logger.info("explorer rejected settings %s: %s", settings, error)
-            self.message.value = _message_html(str(error))
+            self.message.value = message_html(str(error))
             self.status.value = "Invalid settings"
             return None
         except Exception as error:  # noqa: BLE001 - a widget callback must not show a traceback
             logger.exception("explorer run failed for settings %s", settings)
-            self.message.value = _message_html(f"the simulation failed: {type(error).__name__}: {error}")
+            self.message.value = message_html(f"the simulation failed: {type(error).__name__}: {error}")
             self.status.value = "Failed"
             return None
         finally:

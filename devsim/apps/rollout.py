@@ -23,11 +23,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import altair as alt
 import ipywidgets as widgets
-import pandas as pd
 
 from devsim import charts
+from devsim.apps._common import message_html, placeholder_chart
 from devsim.rollouts import (
     DEFAULT_RUN_S,
     RELEASE_DESCRIPTIONS,
@@ -206,21 +205,6 @@ def summary_html(rollout: RolloutResult, settings: RolloutSettings, elapsed_s: f
     )
 
 
-def _message_html(text: str) -> str:
-    return (
-        '<div style="color: #a40e26; background: #ffebe9; border: 1px solid #ff8182; padding: 6px 10px">'
-        f"<b>Cannot simulate:</b> {html.escape(text)}</div>"
-    )
-
-
-def _placeholder_chart(title: str) -> alt.Chart:
-    return (
-        alt.Chart(pd.DataFrame({"text": ["press Simulate"]}), title=title, width=CHART_WIDTH, height=CHART_HEIGHT)
-        .mark_text()
-        .encode(text="text:N")
-    )
-
-
 class RolloutApp(widgets.VBox):
     """The rollout simulator widget. Build it with :func:`build_rollout_app`.
 
@@ -331,9 +315,9 @@ class RolloutApp(widgets.VBox):
         self.message = widgets.HTML(value="")
         self.summary = widgets.HTML(value="")
 
-        self.timeline_chart = charts.show(_placeholder_chart("Pods by version"))
-        self.traffic_chart = charts.show(_placeholder_chart("Traffic to the new version"))
-        self.errors_chart = charts.show(_placeholder_chart("Failed requests"))
+        self.timeline_chart = charts.show(placeholder_chart("Pods by version", CHART_WIDTH, CHART_HEIGHT))
+        self.traffic_chart = charts.show(placeholder_chart("Traffic to the new version", CHART_WIDTH, CHART_HEIGHT))
+        self.errors_chart = charts.show(placeholder_chart("Failed requests", CHART_WIDTH, CHART_HEIGHT))
 
         for widget, name in [
             (self.strategy, "strategy"),
@@ -429,12 +413,12 @@ class RolloutApp(widgets.VBox):
         except ValueError as error:
             # The simulator's messages name the invalid value and how to fix it.
             logger.info("rollout simulator rejected settings %s: %s", settings, error)
-            self.message.value = _message_html(str(error))
+            self.message.value = message_html(str(error))
             self.status.value = "Invalid settings"
             return None
         except Exception as error:  # noqa: BLE001 - a widget callback must not show a traceback
             logger.exception("rollout simulation failed for settings %s", settings)
-            self.message.value = _message_html(f"the simulation failed: {type(error).__name__}: {error}")
+            self.message.value = message_html(f"the simulation failed: {type(error).__name__}: {error}")
             self.status.value = "Failed"
             return None
         finally:

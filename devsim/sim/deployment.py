@@ -50,7 +50,7 @@ import simpy
 
 from devsim.profiles import Profile, load_profile
 from devsim.sim.autoscaling import Manual
-from devsim.sim.cluster import DRAINING, ERROR, OK, READY, STARTING, TERMINATED, Cluster, Instance
+from devsim.sim.cluster import DRAINING, OK, READY, STARTING, Cluster, Instance
 from devsim.sim.model import Scenario, SimulationResult, simulate
 from devsim.workload import Poisson, Workload
 
@@ -898,7 +898,7 @@ def _rollback_strategy(strategy):
 
 def _fresh(strategy):
     # A rollback restarts the strategy's own stepping state (canary steps, blue-green switch time).
-    from dataclasses import fields, replace
+    from dataclasses import fields
 
     values = {f.name: getattr(strategy, f.name) for f in fields(strategy) if not f.name.startswith("_")}
     return type(strategy)(**values)
