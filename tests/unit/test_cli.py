@@ -4,7 +4,6 @@ import json
 import subprocess
 import sys
 
-import pytest
 
 from devsim.cli import main
 from devsim.sim import SUMMARY_KEYS

@@ -12,7 +12,6 @@ profile unless named), which the tolerances below restate with some margin:
   replica-hours, so only a looser bound is asserted.
 """
 
-import time
 
 import numpy as np
 import pytest

@@ -6,7 +6,6 @@ import pytest
 
 from devsim.profiles import load_profile
 from devsim.sim import SUMMARY_KEYS, HorizontalPodAutoscaler, Manual, Scenario, simulate
-from devsim.sim.cluster import DRAINING, READY, TERMINATED
 from devsim.validation import mmc_profile
 from devsim.workload import Piecewise, Poisson, RequestTrace
 
