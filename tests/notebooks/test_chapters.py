@@ -9,27 +9,13 @@ with ``devsim.book.record``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from devsim.book import read_records
 
 ROOT = Path(__file__).resolve().parents[2]
-KERNEL_NAME = "devsim"
-# Per cell, in seconds. The slowest cell of a chapter takes a few seconds; the
-# limit only stops a hung cell.
-EXECUTION_TIMEOUT_S = 300
-
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "voila").glob("*.ipynb"))
 
-# Parameters injected per notebook, by path relative to the repository root.
-# The chapters' defaults already run in seconds; entries here make them smaller.
-PARAMETERS: dict[str, dict[str, Any]] = {
-    "notebooks/00-welcome.ipynb": {"DURATION_S": 120.0, "SEED": 1},
-    "notebooks/01-core-components.ipynb": {"SEED": 1},
-    "notebooks/04-predictive-autoscaling.ipynb": {"SEED": 0},
-}
 
 # Tolerance of the largest relative error between the simulated M/M/c mean wait
 # and Erlang C in chapter 1's sweep. At 4 x 20,000 customers per point the
@@ -38,60 +24,6 @@ PARAMETERS: dict[str, dict[str, Any]] = {
 ERLANG_RELATIVE_TOLERANCE = 0.15
 
 pytestmark = pytest.mark.notebooks
-
-
-@pytest.fixture(scope="session")
-def devsim_kernel() -> str:
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-
-    try:
-        KernelSpecManager().get_kernel_spec(KERNEL_NAME)
-    except NoSuchKernel:
-        pytest.fail(
-            f"Jupyter kernel {KERNEL_NAME!r} is not registered; run `make test` (or `make setup`), "
-            f"which registers it with: .venv/bin/python -m ipykernel install --prefix .venv --name {KERNEL_NAME}"
-        )
-    return KERNEL_NAME
-
-
-@pytest.fixture(scope="session")
-def executed_notebooks(tmp_path_factory, devsim_kernel):
-    """Return a function that executes a notebook once per session and returns the executed copy's path."""
-    import papermill
-
-    output_dir = tmp_path_factory.mktemp("executed")
-    cache: dict[Path, Path] = {}
-
-    def execute(source: Path) -> Path:
-        if source not in cache:
-            relative = source.relative_to(ROOT).as_posix()
-            output = output_dir / relative.replace("/", "__")
-            papermill.execute_notebook(
-                str(source),
-                str(output),
-                parameters=PARAMETERS.get(relative, {}),
-                kernel_name=devsim_kernel,
-                language="python",
-                execution_timeout=EXECUTION_TIMEOUT_S,
-                cwd=str(source.parent),
-                progress_bar=False,
-            )
-            cache[source] = output
-        return cache[source]
-
-    return execute
-
-
-@pytest.fixture(scope="session")
-def records(executed_notebooks):
-    """Return a function that gives the recorded values of a notebook, by path relative to the root."""
-
-    def read(relative: str) -> dict[str, Any]:
-        path = ROOT / relative
-        assert path.is_file(), f"{relative} not found"
-        return read_records(executed_notebooks(path))
-
-    return read
 
 
 def test_notebooks_found():

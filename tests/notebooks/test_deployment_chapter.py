@@ -1,6 +1,6 @@
 """Execute chapter 2 (deployments) and the rollout simulator page with papermill, and check their figures.
 
-Each notebook runs once per test module in the ``devsim`` Jupyter kernel,
+Each notebook runs once per test session (see ``conftest.py``) in the ``devsim`` Jupyter kernel,
 with its folder as the working directory and the executed copy in a
 temporary folder. The chapter runs with its own small defaults (8 replicas,
 120 requests/s, 400 s of traffic, seed 0). The tests read the values it
@@ -9,24 +9,16 @@ stored with ``devsim.book.record``.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from devsim.book import read_records
 
 ROOT = Path(__file__).resolve().parents[2]
 KERNEL_NAME = "devsim"
 CHAPTER = "notebooks/02-deployments.ipynb"
 APP_PAGE = "voila/rollout-simulator.ipynb"
-# Per cell, in seconds. The chapter's slowest cell (16 rollouts) takes about
-# 5 s; the limit only stops a hung cell.
-EXECUTION_TIMEOUT_S = 300
-# Whole chapter, kernel start included: about 20 s on one x86 server core.
-CHAPTER_TIME_LIMIT_S = 120
-
 # While a canary step sends 10% of traffic to a release that fails 20% of its
 # requests, about 7,000 requests arrive, so the failed ratio has a standard
 # error of about 0.0017 around 2%. Three standard errors:
@@ -36,64 +28,16 @@ pytestmark = pytest.mark.notebooks
 
 
 @pytest.fixture(scope="module")
-def devsim_kernel() -> str:
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-
-    try:
-        KernelSpecManager().get_kernel_spec(KERNEL_NAME)
-    except NoSuchKernel:
-        pytest.fail(
-            f"Jupyter kernel {KERNEL_NAME!r} is not registered; run `make test` (or `make setup`), "
-            f"which registers it with: .venv/bin/python -m ipykernel install --prefix .venv --name {KERNEL_NAME}"
-        )
-    return KERNEL_NAME
+def recorded(records) -> dict[str, Any]:
+    return records(CHAPTER)
 
 
-@pytest.fixture(scope="module")
-def executed(tmp_path_factory, devsim_kernel):
-    """Return a function that executes a notebook once per module and returns (executed path, seconds)."""
-    import papermill
-
-    output_dir = tmp_path_factory.mktemp("executed")
-    cache: dict[str, tuple[Path, float]] = {}
-
-    def execute(relative: str) -> tuple[Path, float]:
-        if relative not in cache:
-            source = ROOT / relative
-            assert source.is_file(), f"{relative} not found"
-            output = output_dir / relative.replace("/", "__")
-            started = time.perf_counter()
-            papermill.execute_notebook(
-                str(source),
-                str(output),
-                kernel_name=devsim_kernel,
-                language="python",
-                execution_timeout=EXECUTION_TIMEOUT_S,
-                cwd=str(source.parent),
-                progress_bar=False,
-            )
-            cache[relative] = (output, time.perf_counter() - started)
-        return cache[relative]
-
-    return execute
+def test_chapter_executes(executed_notebooks):
+    assert executed_notebooks(ROOT / CHAPTER).is_file()
 
 
-@pytest.fixture(scope="module")
-def recorded(executed) -> dict[str, Any]:
-    path, _elapsed = executed(CHAPTER)
-    return read_records(path)
-
-
-def test_chapter_runs_quickly(executed):
-    # papermill raises PapermillExecutionError, naming the cell, if any cell fails.
-    path, elapsed = executed(CHAPTER)
-    assert path.is_file()
-    assert elapsed < CHAPTER_TIME_LIMIT_S, f"chapter 2 took {elapsed:.0f} s"
-
-
-def test_app_page_executes(executed):
-    path, _elapsed = executed(APP_PAGE)
-    assert path.is_file()
+def test_app_page_executes(executed_notebooks):
+    assert executed_notebooks(ROOT / APP_PAGE).is_file()
 
 
 def test_app_page_has_one_thin_cell():

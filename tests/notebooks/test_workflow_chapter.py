@@ -1,57 +1,20 @@
 """Execute chapter 3, the development workflow, and check the figures it records.
 
-The chapter runs once per module in the ``devsim`` Jupyter kernel, with
-``notebooks/`` as the working directory and the executed copy in a temporary
-folder.
+The chapter runs once per session (see ``conftest.py``) with ``SEED=1``.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
-
-from devsim.book import read_records
-
-ROOT = Path(__file__).resolve().parents[2]
-CHAPTER = ROOT / "notebooks" / "03-development-workflow.ipynb"
-KERNEL_NAME = "devsim"
-# Per cell, in seconds. The slowest cell, the rollouts of section 3.3, takes
-# under 10 seconds. The limit only stops a hung cell.
-EXECUTION_TIMEOUT_S = 300
-# The chapter's defaults run in about 10 seconds, so only the seed is set here.
-PARAMETERS: dict[str, Any] = {"SEED": 1}
 
 pytestmark = pytest.mark.notebooks
 
 
 @pytest.fixture(scope="module")
-def recorded(tmp_path_factory) -> dict[str, Any]:
-    import papermill
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-
-    try:
-        KernelSpecManager().get_kernel_spec(KERNEL_NAME)
-    except NoSuchKernel:
-        pytest.fail(
-            f"Jupyter kernel {KERNEL_NAME!r} is not registered; run `make test` (or `make setup`), "
-            f"which registers it with: .venv/bin/python -m ipykernel install --prefix .venv --name {KERNEL_NAME}"
-        )
-    assert CHAPTER.is_file(), f"{CHAPTER.relative_to(ROOT)} not found"
-    output = tmp_path_factory.mktemp("executed") / CHAPTER.name
-    # papermill raises PapermillExecutionError, naming the cell, if any cell fails.
-    papermill.execute_notebook(
-        str(CHAPTER),
-        str(output),
-        parameters=PARAMETERS,
-        kernel_name=KERNEL_NAME,
-        language="python",
-        execution_timeout=EXECUTION_TIMEOUT_S,
-        cwd=str(CHAPTER.parent),
-        progress_bar=False,
-    )
-    return read_records(output)
+def recorded(records) -> dict[str, Any]:
+    return records("notebooks/03-development-workflow.ipynb")
 
 
 # -- 3.2 inner loop -------------------------------------------------------------
