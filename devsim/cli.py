@@ -88,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     deploy = sub.add_parser("deploy", help="roll out a new release under traffic and report failed requests and rollback")
     deploy.add_argument("--profile", default="production", help="environment profile name or YAML path (default production)")
-    deploy.add_argument("--strategy", choices=("rolling", "recreate", "blue-green", "canary"), default="rolling")
+    deploy.add_argument("--strategy", choices=("rolling", "recreate", "blue-green", "canary"), default="rolling",
+                        help="rollout strategy (default rolling)")
     deploy.add_argument("--release", default="good",
                         help="good, crash-loop, not-ready, error-rate, slow or memory-leak (default good)")
     deploy.add_argument("--rollback", choices=("none", "failure", "analysis"), default="failure",
@@ -101,8 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument("--no-readiness-probe", action="store_true", help="send traffic to pods as soon as their container starts")
     deploy.add_argument("--progress-deadline", type=_positive_float, default=600.0, help="progressDeadlineSeconds (default 600)")
     deploy.add_argument("--max-p95", type=_positive_float, default=None, help="p95 latency limit in seconds for analysis (default: none)")
-    deploy.add_argument("--seed", type=int, default=0)
-    deploy.add_argument("--format", choices=("table", "json"), default="table")
+    deploy.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    deploy.add_argument("--format", choices=("table", "json"), default="table", help="output format (default table)")
 
     autoscale = sub.add_parser("autoscale", help="compare manual, HPA and predictive scaling on the later part of a trace")
     autoscale.add_argument("--trace", required=True, help="shipped dataset to replay (see `devsim datasets`)")
@@ -116,9 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     autoscale.add_argument("--test-window", default=None, help="START:END of the replayed part, relative to its start (default: all of it)")
     autoscale.add_argument("--headroom", type=float, default=0.2, help="extra capacity share on top of the forecast (default 0.2)")
     autoscale.add_argument("--slo-p95", type=_positive_float, default=0.5, help="p95 latency SLO in seconds per metrics interval (default 0.5)")
-    autoscale.add_argument("--engine", choices=("auto", "des", "flow"), default="auto")
-    autoscale.add_argument("--seed", type=int, default=0)
-    autoscale.add_argument("--format", choices=("table", "json"), default="table")
+    autoscale.add_argument("--engine", choices=("auto", "des", "flow"), default="auto",
+                           help="simulation engine; auto picks flow for traces over 6 hours")
+    autoscale.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    autoscale.add_argument("--format", choices=("table", "json"), default="table", help="output format (default table)")
 
     train = sub.add_parser("train-forecaster", help="fit the XGBoost load forecaster on a trace and save it as JSON")
     train.add_argument("--trace", required=True, help="shipped dataset to learn from")
@@ -131,13 +133,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=_positive_int, default=9002, help="port (default 9002, the experimental AI API port)")
 
     validate = sub.add_parser("validate", help="compare simulated M/M/c waits with Erlang C")
-    validate.add_argument("--format", choices=("table", "json"), default="table")
+    validate.add_argument("--format", choices=("table", "json"), default="table", help="output format (default table)")
     validate.add_argument("--customers", type=_positive_int, default=60_000, help="customers per replication (default 60000)")
     validate.add_argument("--replications", type=_positive_int, default=10, help="replications per grid point (default 10)")
-    validate.add_argument("--seed", type=int, default=2024)
+    validate.add_argument("--seed", type=int, default=2024, help="base random seed (default 2024)")
 
     datasets = sub.add_parser("datasets", help="list the shipped datasets")
-    datasets.add_argument("--format", choices=("table", "json"), default="table")
+    datasets.add_argument("--format", choices=("table", "json"), default="table", help="output format (default table)")
 
     sub.add_parser("profiles", help="list the shipped environment profiles")
     return parser
@@ -175,7 +177,10 @@ def _simulate_profile(profile_name: str, args) -> Any:
     if args.replicas is not None:
         autoscaler = Manual(args.replicas)
     elif profile.scaling.mode == "predictive":
-        logger.warning("profile %r asks for predictive scaling, which has no built-in policy yet; using the HPA", profile.name)
+        logger.warning(
+            "profile %r asks for predictive scaling, which needs a forecaster trained on the trace; "
+            "this command uses the HPA, and `devsim autoscale` compares the predictive policy", profile.name,
+        )
         autoscaler = HorizontalPodAutoscaler.from_profile(profile)
     else:
         autoscaler = policy_from_profile(profile)
@@ -272,6 +277,8 @@ def _deploy(args) -> int:
 
     if args.release not in RELEASES:
         raise ValueError(f"unknown release {args.release!r}; choose one of {', '.join(RELEASES)}")
+    if args.strategy != "rolling" and (args.max_surge != "25%" or args.max_unavailable != "25%"):
+        logger.warning("--max-surge and --max-unavailable apply to the rolling strategy only; %s ignores them", args.strategy)
     surge = _pods_or_percent(args.max_surge)
     unavailable = _pods_or_percent(args.max_unavailable)
     strategies = {
@@ -349,6 +356,8 @@ def _serve_model(args) -> int:
 
     if not args.model.is_file():
         raise FileNotFoundError(f"model file {args.model} not found; write one with `devsim train-forecaster --trace NAME --out {args.model}`")
+    print(f"serving {args.model} on http://{args.host}:{args.port} (POST /predict, GET /health); press Ctrl+C to stop",
+          flush=True)
     serve(args.model, host=args.host, port=args.port)
     return 0
 

@@ -20,7 +20,11 @@ time) gets HTTP 400 with a message naming the problem. :func:`serve` binds to
 from __future__ import annotations
 
 import logging
+import math
+import socket
 from pathlib import Path
+
+import pandas as pd
 
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel, Field
@@ -71,6 +75,20 @@ def create_app(model) -> FastAPI:
                 status_code=400,
                 detail=f"values has {len(request.values)} items; send at least the latest {window} values of the series",
             )
+        bad = [index for index, value in enumerate(request.values) if not (math.isfinite(value) and 0 <= value < 1e15)]
+        if bad:
+            raise HTTPException(
+                status_code=400,
+                detail=f"values[{bad[0]}] = {request.values[bad[0]]!r} is invalid; loads are finite counts >= 0 and below 1e15",
+            )
+        if request.target_time is not None:
+            try:
+                pd.Timestamp(request.target_time)
+            except ValueError:
+                raise HTTPException(
+                    status_code=400,
+                    detail=f"target_time {request.target_time!r} is not an ISO 8601 time such as 2015-01-31T12:00:00",
+                ) from None
         try:
             prediction = model.predict_one(request.values, request.target_time)
         except ValueError as error:
@@ -87,7 +105,17 @@ def serve(model_path: str | Path, host: str = DEFAULT_HOST, port: int = DEFAULT_
 
     from devsim.ml.forecast import LoadForecaster
 
-    model = LoadForecaster.load(model_path)
+    try:
+        model = LoadForecaster.load(model_path)
+    except (ValueError, KeyError) as error:
+        raise ValueError(
+            f"model file {model_path} is not a forecaster saved by `devsim train-forecaster` ({error})"
+        ) from None
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise ValueError(f"cannot listen on {host}:{port} ({error.strerror}); pass another --port") from None
     if host not in ("127.0.0.1", "localhost", "::1"):
         logger.warning("serving on %s makes the endpoint reachable from other machines", host)
     logger.info("serving %s on http://%s:%d", model_path, host, port)

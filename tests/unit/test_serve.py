@@ -126,3 +126,30 @@ def test_serve_missing_model_file_is_clear(tmp_path):
     )
     assert result.returncode == 2
     assert "devsim train-forecaster" in result.stderr
+
+
+def test_negative_value_is_400(client, taxi, model):
+    request = body(taxi, model)
+    request["values"][-1] = -5.0
+    response = client.post("/predict", json=request)
+    assert response.status_code == 400
+    assert "values[" in response.json()["detail"]
+
+
+def test_unreadable_target_time_names_field(client, taxi, model):
+    request = body(taxi, model)
+    request["target_time"] = "tomorrow"
+    response = client.post("/predict", json=request)
+    assert response.status_code == 400
+    assert "target_time 'tomorrow'" in response.json()["detail"]
+
+
+def test_serve_non_model_file_is_clear(tmp_path):
+    path = tmp_path / "notes.json"
+    path.write_text("not a model")
+    result = subprocess.run(
+        [sys.executable, "-m", "devsim.cli", "serve-model", "--model", str(path)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2
+    assert "is not a forecaster saved by" in result.stderr
