@@ -25,7 +25,7 @@ import pandas as pd
 
 from devsim.datasets import dataset_info, load_dataset
 from devsim.profiles import Profile, load_profile
-from devsim.sim.autoscaling import HorizontalPodAutoscaler, Manual, Predictive
+from devsim.sim.autoscaling import HorizontalPodAutoscaler, Manual, OnlinePredictive, Predictive
 from devsim.sim.flow import run_scenario
 from devsim.sim.model import Scenario, SimulationResult
 from devsim.workload import RateTrace, RequestTrace, trace_workload
@@ -48,7 +48,8 @@ class PolicyComparison:
         latency above the SLO or an error ratio above ``max_error_ratio``),
         ``violation_share``, ``error_ratio``, ``p95_latency_s``,
         ``replica_hours``, ``cost_usd``, ``scaling_actions``, ``fallbacks``
-        (syncs where the predictive policy had no usable forecast).
+        (syncs where the predictive policy had no usable forecast), ``refits``
+        (forecaster fits during the run, for ``predictive-online``).
     results
         The simulation result of each policy.
     forecast
@@ -165,7 +166,8 @@ def compare_policies(
     policies
         Any of ``manual`` (fixed replicas sized for the peak of the replayed
         part at the target utilisation), ``hpa``, ``predictive`` (forecaster
-        fitted once) and ``predictive-online`` (refitted daily on the last 21 days).
+        fitted once) and ``predictive-online`` (a policy that counts the arrivals it
+        observes during the run and refits its forecaster daily on the last 21 days).
     train_fraction
         Share of the trace, by time, that trains the forecaster; the rest is replayed.
     test_window
@@ -210,6 +212,7 @@ def compare_policies(
 
     results: dict[str, SimulationResult] = {}
     fallbacks: dict[str, int] = {}
+    refits: dict[str, int] = {}
     forecast_rates = None
     lead_s = prof.instances.startup_delay_s + prof.scaling.sync_period_s
     for name in policies:
@@ -217,9 +220,11 @@ def compare_policies(
             autoscaler = Manual(_peak_replicas(workload, prof))
         elif name == "hpa":
             autoscaler = HorizontalPodAutoscaler.from_profile(prof)
+        elif name == "predictive-online":
+            autoscaler = _online_policy(series, test_start, replay_start, prof, lead_s, rate_multiplier, headroom, combine, model)
         else:
             rates, issued, horizon = walk_forward_forecast(
-                series, test_start, lead_s, model=None if model is None else _clone(model), online=(name == "predictive-online"),
+                series, test_start, lead_s, model=None if model is None else _clone(model),
             )
             rates = rates * rate_multiplier
             offsets = (rates.index - replay_start).total_seconds()
@@ -234,12 +239,36 @@ def compare_policies(
         result = run_scenario(Scenario(prof, workload, autoscaler=autoscaler), seed=seed, engine=engine)
         results[name] = result
         fallbacks[name] = getattr(autoscaler, "fallbacks", 0)
+        refits[name] = getattr(autoscaler, "refits", 0)
 
     table = pd.DataFrame([_row(name, result, slo_p95_s, max_error_ratio, fallbacks[name]) for name, result in results.items()])
+    table["refits"] = [refits[name] for name in results]
     settings = dict(trace=trace, profile=prof.name, rate_multiplier=rate_multiplier, train_fraction=train_fraction,
                     startup_delay_s=prof.instances.startup_delay_s, slo_p95_s=slo_p95_s, max_error_ratio=max_error_ratio,
                     headroom=headroom, combine=combine, seed=seed, test_start=str(test_start))
     return PolicyComparison(table.set_index("policy"), results, forecast_rates, settings)
+
+
+def _online_policy(series, test_start, replay_start, profile, lead_s, rate_multiplier, headroom, combine, model,
+                   window: str = "21D", every: str = "1D"):
+    """Build an :class:`OnlinePredictive` that starts from the trace before the replay and refits daily."""
+    step = series.index[1] - series.index[0]
+    history = series[series.index < replay_start] * rate_multiplier
+    window_steps = int(pd.Timedelta(window) / step)
+    every_steps = max(1, int(pd.Timedelta(every) / step))
+    horizon = 1 + math.ceil(lead_s / step.total_seconds())
+    estimator = _default_model(horizon, min(pd.Timedelta(window), history.index[-1] - history.index[0]), step) if model is None else _clone(model)
+    base = HorizontalPodAutoscaler.from_profile(profile)
+    settings = {name: getattr(base, name) for name in (
+        "min_replicas", "max_replicas", "target_utilization", "initial", "sync_period_s", "tolerance",
+        "scale_up_window_s", "scale_down_window_s", "scale_up_policies", "scale_down_policies",
+        "scale_up_select", "scale_down_select",
+    )}
+    return OnlinePredictive(
+        estimator, history, window=min(window_steps, len(history)), retrain_every=every_steps,
+        mean_service_s=profile.instances.service_time.mean_s, workers=profile.instances.workers,
+        headroom=headroom, startup_delay_s=profile.instances.startup_delay_s, combine=combine, **settings,
+    )
 
 
 def _clone(model):

@@ -45,6 +45,7 @@ __all__ = [
     "Manual",
     "HorizontalPodAutoscaler",
     "Predictive",
+    "OnlinePredictive",
     "policy_from_profile",
 ]
 
@@ -479,5 +480,128 @@ class Predictive(HorizontalPodAutoscaler):
         return (
             f"Predictive(min_replicas={self.min_replicas}, max_replicas={self.max_replicas}, "
             f"target_utilization={self.target_utilization:g}, headroom={self.headroom:g}, lead_s={self.lead_s:g}, "
+            f"combine={self.combine!r})"
+        )
+
+
+class OnlinePredictive(Predictive):
+    """A predictive policy that learns from the arrivals it observes while the simulation runs.
+
+    The policy counts the arrivals it sees at each sync into intervals of
+    ``step_s`` seconds. When an interval ends it appends the count to its
+    history and forecasts the interval ``horizon`` steps after it with
+    ``estimator.predict_one``. Every ``retrain_every`` intervals it refits a
+    fresh clone of the estimator on the last ``window`` intervals, so the
+    model follows a pattern that changes during the run. Forecasts are used as
+    in :class:`Predictive`, with the same reactive fallback and floor.
+
+    Parameters
+    ----------
+    estimator
+        An unfitted forecaster with ``fit(series)``, ``predict_one(values,
+        target_time)``, ``horizon`` and ``window_size_`` once fitted (the
+        forecasters of :mod:`devsim.ml.forecast`).
+    history
+        Counts per interval before the run, indexed by timestamp with step
+        ``step_s``; the first fit uses its last ``window`` values. The run's
+        time 0 is one step after its last timestamp.
+    window, retrain_every
+        Intervals per refit and intervals between refits.
+
+    NOTE: arrivals within a sync period are split evenly over the intervals it
+    spans; with the flow engine's long steps for month-long traces, an
+    interval's count is an estimate from those steps.
+    """
+
+    name = "OnlinePredictive"
+
+    def __init__(self, estimator, history, window: int, retrain_every: int, mean_service_s: float, workers: int,
+                 headroom: float = 0.2, lead_s: float | None = None, startup_delay_s: float = 0.0,
+                 combine: str = "max", **hpa_settings):
+        import pandas as pd
+
+        index = pd.DatetimeIndex(history.index)
+        if len(index) < 2:
+            raise ValueError("history needs at least 2 intervals to know its step")
+        step_s = float((index[1] - index[0]).total_seconds())
+        empty = pd.Series([], dtype=float)
+        super().__init__(empty, step_s, mean_service_s, workers, headroom=headroom, lead_s=lead_s,
+                         startup_delay_s=startup_delay_s, combine=combine, **hpa_settings)
+        if window < 2 or retrain_every < 1:
+            raise ValueError(f"window must be >= 2 and retrain_every >= 1, got {window} and {retrain_every}")
+        if len(history) < window:
+            raise ValueError(f"history has {len(history)} intervals, fewer than window={window}; give more history")
+        self.estimator = estimator
+        self.window = int(window)
+        self.retrain_every = int(retrain_every)
+        self.step = index[1] - index[0]
+        self.origin = index[-1] + self.step
+        self.counts = [float(value) for value in history.to_numpy()]
+        self.times = list(index)
+        self.forecasts: dict[int, float] = {}
+        self.refits = 0
+        self._since_refit = 0
+        self._bucket = 0
+        self._bucket_count = 0.0
+        self._last_sync = 0.0
+        self._refit()
+        self._forecast_next()
+
+    def _refit(self) -> None:
+        import pandas as pd
+        from sklearn.base import clone
+
+        series = pd.Series(self.counts[-self.window:], index=pd.DatetimeIndex(self.times[-self.window:]))
+        self.model = clone(self.estimator).fit(series)
+        self.refits += 1
+        self._since_refit = 0
+
+    def _forecast_next(self) -> None:
+        # The latest complete interval has index len(counts) - 1 - len(history); the
+        # forecast targets horizon steps after it.
+        completed = self._bucket - 1
+        target = completed + self.model.horizon
+        target_time = self.origin + target * self.step
+        size = self.model.window_size_
+        if len(self.counts) >= size:
+            value = self.model.predict_one(self.counts[-size:], target_time)
+            self.forecasts[target] = max(value, 0.0) / self.interval_s
+
+    def _observe(self, now: float, rate: float) -> None:
+        start, step = self._last_sync, self.interval_s
+        self._last_sync = now
+        if now <= start:
+            return
+        arrivals = rate * (now - start)
+        while True:
+            bucket_end = (self._bucket + 1) * step
+            if now < bucket_end:
+                self._bucket_count += arrivals
+                return
+            share = (bucket_end - start) / (now - start)
+            self._bucket_count += arrivals * share
+            arrivals -= arrivals * share
+            self.counts.append(self._bucket_count)
+            self.times.append(self.origin + self._bucket * self.step)
+            self._bucket += 1
+            self._bucket_count = 0.0
+            self._since_refit += 1
+            if self._since_refit >= self.retrain_every:
+                self._refit()
+            self._forecast_next()
+            start = bucket_end
+
+    def forecast_at(self, now: float) -> float | None:
+        target = int((now + self.lead_s) // self.interval_s)
+        return self.forecasts.get(target)
+
+    def metric_recommendation(self, observation: Observation) -> tuple[int, str]:
+        self._observe(observation.time_s, observation.arrival_rate)
+        return super().metric_recommendation(observation)
+
+    def __repr__(self) -> str:
+        return (
+            f"OnlinePredictive(min_replicas={self.min_replicas}, max_replicas={self.max_replicas}, "
+            f"window={self.window}, retrain_every={self.retrain_every}, headroom={self.headroom:g}, "
             f"combine={self.combine!r})"
         )

@@ -77,3 +77,12 @@ def test_unknown_policy_rejected():
 def test_bad_train_fraction_rejected():
     with pytest.raises(ValueError, match="train_fraction"):
         compare_policies("nab-nyc-taxi", train_fraction=1.5)
+
+
+def test_online_policy_refits_during_run():
+    table = compare_policies(
+        "nab-nyc-taxi", policies=("hpa", "predictive-online"), startup_delay_s=900, test_window="0:21D", **SETTINGS
+    ).table
+    # A daily refit on the arrivals observed during the 21 replayed days, plus the first fit.
+    assert table.loc["predictive-online", "refits"] >= 21
+    assert table.loc["predictive-online", "slo_violations"] <= table.loc["hpa", "slo_violations"]
