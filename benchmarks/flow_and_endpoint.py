@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import platform
 import shlex
 import socket
 import subprocess
@@ -34,6 +33,8 @@ from pathlib import Path
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 # Benchmark the devsim of this checkout even where another copy is installed.
 sys.path.insert(0, str(REPOSITORY_ROOT))
+
+from benchmark_machine import machine_info  # noqa: E402
 
 import httpx  # noqa: E402
 import numpy as np  # noqa: E402
@@ -141,16 +142,6 @@ def measure_endpoint(calls: int) -> dict:
     }
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="runs per flow measurement; the best counts (default 3)")
@@ -165,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "date": datetime.date.today().isoformat(),
         "command": shlex.join([Path(sys.executable).name, *sys.argv]),
-        "machine": {"platform": platform.platform(), "cpu": cpu_model(), "python": platform.python_version()},
+        "machine": machine_info(("simpy", "numpy", "pandas", "xgboost-cpu", "fastapi", "uvicorn", "devsim")),
         "flow": flow,
         "endpoint": endpoint,
     }

@@ -23,17 +23,16 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
-import platform
 import shlex
 import sys
 import time
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 # Benchmark the devsim of this checkout even where another copy is installed.
 sys.path.insert(0, str(REPOSITORY_ROOT))
+
+from benchmark_machine import machine_info  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -177,38 +176,6 @@ def measure_online(series: pd.Series) -> dict:
     return result
 
 
-def cpu_model() -> str | None:
-    """Return the first ``model name`` from /proc/cpuinfo, or None where the file is missing."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        return None
-    return None
-
-
-def package_version(name: str) -> str | None:
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return None
-
-
-def machine_info() -> dict:
-    return {
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "cpu_model": cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "python_implementation": platform.python_implementation(),
-        "packages": {name: package_version(name) for name in
-                     ("numpy", "pandas", "scikit-learn", "xgboost-cpu", "xgboost", "devsim")},
-    }
-
-
 def format_accuracy(rows: list[dict]) -> str:
     lines = [f"{'dataset':<30} {'horizon':>7} {'model':<20} {'MAE':>10} {'sMAPE %':>8} {'MASE':>6} {'fit s':>7}"]
     for row in rows:
@@ -256,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": shlex.join(["python", *sys.argv]) if argv is None else
         shlex.join(["python", "benchmarks/forecast.py", *argv]),
-        "machine": machine_info(),
+        "machine": machine_info(("numpy", "pandas", "scikit-learn", "xgboost-cpu", "xgboost", "devsim")),
         "split": f"time-ordered: first {TRAIN_FRACTION:.0%} of each series for training, the rest for scoring",
         "accuracy": accuracy,
         "latency": {"dataset": "nab-nyc-taxi", "horizon": "1 h", "warm_up_calls": args.warm_up,

@@ -42,19 +42,18 @@ import datetime
 import gc
 import json
 import math
-import os
-import platform
 import random
 import shlex
 import statistics
 import sys
 import time
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 # Benchmark the devsim of this checkout even where another copy is installed.
 sys.path.insert(0, str(REPOSITORY_ROOT))
+
+from benchmark_machine import machine_info  # noqa: E402
 
 import ciw  # noqa: E402
 import numpy as np  # noqa: E402
@@ -225,37 +224,6 @@ def summarise(runs: list[dict], expected_wait: float) -> dict:
 # -- report ----------------------------------------------------------------------
 
 
-def cpu_model() -> str | None:
-    """Return the first ``model name`` from /proc/cpuinfo, or None where the file is missing."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        return None
-    return None
-
-
-def package_version(name: str) -> str | None:
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return None
-
-
-def machine_info() -> dict:
-    return {
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "cpu_model": cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "python_implementation": platform.python_implementation(),
-        "packages": {name: package_version(name) for name in ("simpy", "ciw", "numpy", "pandas", "devsim")},
-    }
-
-
 def format_table(results: dict, repeats: int, expected_wait: float) -> str:
     header = (
         f"{'implementation':<16} {f'customers/s (best of {repeats})':>26} {'median':>10} "
@@ -333,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": shlex.join(["python", *sys.argv]) if argv is None else shlex.join(["python", "benchmarks/run.py", *argv]),
-        "machine": machine_info(),
+        "machine": machine_info(("simpy", "ciw", "numpy", "pandas", "devsim")),
         "scenario": {
             "model": f"M/M/{SERVERS}",
             "servers": SERVERS,
