@@ -25,7 +25,7 @@ import pandas as pd
 
 from devsim.datasets import dataset_info, load_dataset
 from devsim.profiles import Profile, load_profile
-from devsim.sim.autoscaling import HorizontalPodAutoscaler, Manual, OnlinePredictive, Predictive
+from devsim.sim.autoscaling import HorizontalPodAutoscaler, Manual, OnlinePredictive, Predictive, hpa_settings
 from devsim.sim.flow import run_scenario
 from devsim.sim.model import Scenario, SimulationResult
 from devsim.workload import RateTrace, RequestTrace, trace_workload
@@ -258,12 +258,7 @@ def _online_policy(series, test_start, replay_start, profile, lead_s, rate_multi
     every_steps = max(1, int(pd.Timedelta(every) / step))
     horizon = 1 + math.ceil(lead_s / step.total_seconds())
     estimator = _default_model(horizon, min(pd.Timedelta(window), history.index[-1] - history.index[0]), step) if model is None else _clone(model)
-    base = HorizontalPodAutoscaler.from_profile(profile)
-    settings = {name: getattr(base, name) for name in (
-        "min_replicas", "max_replicas", "target_utilization", "initial", "sync_period_s", "tolerance",
-        "scale_up_window_s", "scale_down_window_s", "scale_up_policies", "scale_down_policies",
-        "scale_up_select", "scale_down_select",
-    )}
+    settings = hpa_settings(profile)
     return OnlinePredictive(
         estimator, history, window=min(window_steps, len(history)), retrain_every=every_steps,
         mean_service_s=profile.instances.service_time.mean_s, workers=profile.instances.workers,

@@ -46,6 +46,7 @@ __all__ = [
     "HorizontalPodAutoscaler",
     "Predictive",
     "OnlinePredictive",
+    "hpa_settings",
     "policy_from_profile",
 ]
 
@@ -200,15 +201,7 @@ class HorizontalPodAutoscaler(AutoscalingPolicy):
     @classmethod
     def from_profile(cls, profile: Profile) -> "HorizontalPodAutoscaler":
         """Build the HPA from a profile's ``scaling`` section."""
-        s = profile.scaling
-        up, down = _Rules.from_profile(s.scale_up), _Rules.from_profile(s.scale_down)
-        return cls(
-            min_replicas=s.min_replicas, max_replicas=s.max_replicas, target_utilization=s.target_utilization,
-            initial=s.replicas, sync_period_s=s.sync_period_s, tolerance=s.tolerance,
-            scale_up_window_s=up.window_s, scale_down_window_s=down.window_s,
-            scale_up_policies=up.policies, scale_down_policies=down.policies,
-            scale_up_select=up.select_policy, scale_down_select=down.select_policy,
-        )
+        return cls(**hpa_settings(profile))
 
     def initial_replicas(self) -> int:
         return self.initial
@@ -341,6 +334,23 @@ class HorizontalPodAutoscaler(AutoscalingPolicy):
         return min(limits) if self.scale_down_select == "Max" else max(limits)
 
 
+def hpa_settings(profile: Profile) -> dict:
+    """Return the keyword arguments of :class:`HorizontalPodAutoscaler` that a profile's ``scaling`` section sets.
+
+    Subclasses that scale by other signals (:class:`Predictive`,
+    :class:`OnlinePredictive`) take the same settings for their limits.
+    """
+    s = profile.scaling
+    up, down = _Rules.from_profile(s.scale_up), _Rules.from_profile(s.scale_down)
+    return dict(
+        min_replicas=s.min_replicas, max_replicas=s.max_replicas, target_utilization=s.target_utilization,
+        initial=s.replicas, sync_period_s=s.sync_period_s, tolerance=s.tolerance,
+        scale_up_window_s=up.window_s, scale_down_window_s=down.window_s,
+        scale_up_policies=up.policies, scale_down_policies=down.policies,
+        scale_up_select=up.select_policy, scale_down_select=down.select_policy,
+    )
+
+
 def policy_from_profile(profile: Profile) -> AutoscalingPolicy:
     """Return the autoscaling policy that a profile's ``scaling.mode`` names.
 
@@ -432,16 +442,11 @@ class Predictive(HorizontalPodAutoscaler):
     @classmethod
     def from_profile_forecast(cls, profile, forecast, interval_s: float, issued_s=None, headroom: float = 0.2, **settings):
         """Build the policy from a profile's scaling section, service time and startup delay."""
-        base = HorizontalPodAutoscaler.from_profile(profile)
-        hpa_settings = {name: getattr(base, name) for name in (
-            "min_replicas", "max_replicas", "target_utilization", "initial", "sync_period_s", "tolerance",
-            "scale_up_window_s", "scale_down_window_s", "scale_up_policies", "scale_down_policies",
-            "scale_up_select", "scale_down_select",
-        )}
-        hpa_settings.update(settings)
+        limits = hpa_settings(profile)
+        limits.update(settings)
         return cls(
             forecast, interval_s, profile.instances.service_time.mean_s, profile.instances.workers,
-            issued_s=issued_s, headroom=headroom, startup_delay_s=profile.instances.startup_delay_s, **hpa_settings,
+            issued_s=issued_s, headroom=headroom, startup_delay_s=profile.instances.startup_delay_s, **limits,
         )
 
     def forecast_at(self, now: float) -> float | None:
