@@ -23,6 +23,7 @@ import math
 __all__ = [
     "erlang_b",
     "erlang_c",
+    "erlang_c_many",
     "mmc_mean_wait",
     "mmc_mean_response",
     "mmc_mean_queue_length",
@@ -68,6 +69,27 @@ def erlang_c(c: int, a: float) -> float:
     b = erlang_b(c, a)
     rho = a / c
     return b / (1 - rho * (1 - b))
+
+
+def erlang_c_many(servers, offered):
+    """Return the Erlang C probability of waiting for arrays of server counts and offered loads.
+
+    The Erlang B recursion of :func:`erlang_b` runs once over ``k = 1..max(servers)``
+    for all entries at once. Entries that are not stable (no servers, no
+    load, or load at or above the servers) get 0 instead of an error.
+    """
+    import numpy as np
+
+    servers = np.asarray(servers, dtype=float)
+    offered = np.asarray(offered, dtype=float)
+    stable = (servers > 0) & (offered > 0) & (offered < servers)
+    a = np.where(stable, offered, 0.0)
+    blocking = np.ones(servers.shape)
+    for k in range(1, int(servers.max(initial=0)) + 1):
+        blocking = np.where(k <= servers, a * blocking / (k + a * blocking), blocking)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = np.where(stable, a / np.where(servers > 0, servers, 1.0), 0.0)
+        return np.where(stable, blocking / (1 - rho * (1 - blocking)), 0.0)
 
 
 def mmc_mean_wait(lam: float, mu: float, c: int) -> float:

@@ -45,6 +45,7 @@ import pandas as pd
 from devsim.sim.autoscaling import AutoscalingPolicy, Observation, policy_from_profile
 from devsim.sim.metrics import METRIC_COLUMNS
 from devsim.sim.model import Scenario, SimulationResult, _requests_frame, SUMMARY_KEYS
+from devsim.theory import erlang_c_many
 
 __all__ = ["simulate_flow", "choose_engine", "run_scenario", "DEFAULT_STEP_S", "MAX_STEPS", "FLOW_THRESHOLD_S"]
 
@@ -357,24 +358,15 @@ def _frames(rows: dict[str, np.ndarray], profile, step_s: float, cs2: float, poi
 def _mmc_wait_parameters(servers, offered, mean_work, cs2):
     """Return per step the probability of waiting and the rate of the exponential wait tail.
 
-    Erlang B is computed for all steps at once with its recursion over the
-    server count, then turned into Erlang C. A saturated step (offered load at
-    or above its servers) gets no stochastic wait, because its fluid backlog
-    already carries the queue.
+    A saturated step (offered load at or above its servers) gets no
+    stochastic wait, because its fluid backlog already carries the queue.
     """
     servers = np.asarray(servers, dtype=float)
     offered = np.asarray(offered, dtype=float)
     stable = (servers > 0) & (offered > 0) & (offered < servers)
-    a = np.where(stable, offered, 0.0)
-    blocking = np.ones(len(servers))
-    for k in range(1, int(servers.max(initial=0)) + 1):
-        active = k <= servers
-        updated = a * blocking / (k + a * blocking)
-        blocking = np.where(active, updated, blocking)
+    prob = erlang_c_many(servers, offered)
     with np.errstate(invalid="ignore", divide="ignore"):
-        rho = np.where(stable, a / servers, 0.0)
-        prob = np.where(stable, blocking / (1 - rho * (1 - blocking)), 0.0)
-        mean_wait = (1.0 + cs2) / 2.0 * prob * mean_work / np.where(stable, servers - a, 1.0)
+        mean_wait = (1.0 + cs2) / 2.0 * prob * mean_work / np.where(stable, servers - offered, 1.0)
         theta = np.where(stable & (mean_wait > 0), prob / np.where(mean_wait > 0, mean_wait, 1.0), np.inf)
     return prob, theta
 

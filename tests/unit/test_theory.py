@@ -45,3 +45,14 @@ def test_bad_arguments_raise():
 
 def test_littles_law():
     assert theory.littles_law_l(2.0, 3.0) == 6.0
+
+
+def test_erlang_c_many_matches_scalar():
+    servers = [1, 4, 16, 16, 0, 4]
+    offered = [0.5, 3.2, 14.4, 1.0, 1.0, 5.0]
+    values = theory.erlang_c_many(servers, offered)
+    for index in range(4):
+        assert values[index] == pytest.approx(theory.erlang_c(servers[index], offered[index]), rel=1e-12)
+    # No servers, or load above the servers, give 0 instead of an error.
+    assert values[4] == 0.0
+    assert values[5] == 0.0
