@@ -200,6 +200,38 @@ def _time_axis() -> alt.X:
     return alt.X(f"{TIME_FIELD}:Q", title=TIME_AXIS_TITLE, scale=alt.Scale(nice=False, domainMin=0))
 
 
+def _lines_over_time(
+    data: pd.DataFrame,
+    series: str,
+    value: str,
+    *,
+    title: str | None,
+    width: int,
+    height: int,
+    y_title: str,
+    series_title: str,
+    sort: list[str],
+    value_format: str,
+    tooltip_title: str | None = None,
+    interpolate: str = "linear",
+) -> alt.Chart:
+    """Draw one line per ``series`` label of a long frame against simulated time in minutes."""
+    return (
+        alt.Chart(data, title=title, width=width, height=height)
+        .mark_line(interpolate=interpolate)
+        .encode(
+            x=_time_axis(),
+            y=alt.Y(f"{value}:Q", title=y_title),
+            color=alt.Color(f"{series}:N", title=series_title, sort=sort),
+            tooltip=[
+                alt.Tooltip(f"{TIME_FIELD}:Q", title="time (min)", format=".2f"),
+                f"{series}:N",
+                alt.Tooltip(f"{value}:Q", title=tooltip_title or y_title, format=value_format),
+            ],
+        )
+    )
+
+
 # ---------------------------------------------------------------------------
 # Time-series charts of one run
 
@@ -215,19 +247,9 @@ def latency_chart(
     frame = _metrics_frame(metrics)
     _require_columns(frame, list(LATENCY_COLUMNS))
     data = _long_frame(downsample_metrics(frame, max_points), LATENCY_COLUMNS, "quantile", "latency_s")
-    return (
-        alt.Chart(data, title=title, width=width, height=height)
-        .mark_line(point=False)
-        .encode(
-            x=_time_axis(),
-            y=alt.Y("latency_s:Q", title="latency (s)"),
-            color=alt.Color("quantile:N", title="quantile", sort=list(LATENCY_COLUMNS.values())),
-            tooltip=[
-                alt.Tooltip(f"{TIME_FIELD}:Q", title="time (min)", format=".2f"),
-                "quantile:N",
-                alt.Tooltip("latency_s:Q", title="latency (s)", format=".3f"),
-            ],
-        )
+    return _lines_over_time(
+        data, "quantile", "latency_s", title=title, width=width, height=height, y_title="latency (s)",
+        series_title="quantile", sort=list(LATENCY_COLUMNS.values()), value_format=".3f",
     )
 
 
@@ -349,19 +371,9 @@ def arrivals_chart(
     rates = frame[["time_s"]].assign(arrival_rps=arrival_rate, throughput_rps=frame["throughput_rps"])
     columns = {"arrival_rps": "arrivals", "throughput_rps": "completed ok"}
     data = _long_frame(downsample_metrics(rates, max_points), columns, "rate", "requests_per_s")
-    return (
-        alt.Chart(data, title=title, width=width, height=height)
-        .mark_line()
-        .encode(
-            x=_time_axis(),
-            y=alt.Y("requests_per_s:Q", title="requests per second"),
-            color=alt.Color("rate:N", title="rate", sort=list(columns.values())),
-            tooltip=[
-                alt.Tooltip(f"{TIME_FIELD}:Q", title="time (min)", format=".2f"),
-                "rate:N",
-                alt.Tooltip("requests_per_s:Q", title="requests/s", format=".2f"),
-            ],
-        )
+    return _lines_over_time(
+        data, "rate", "requests_per_s", title=title, width=width, height=height, y_title="requests per second",
+        series_title="rate", sort=list(columns.values()), value_format=".2f", tooltip_title="requests/s",
     )
 
 
@@ -431,19 +443,10 @@ def compare_chart(
     data = pd.concat(parts, ignore_index=True)
 
     interpolate = "step-before" if column.endswith("replicas") else "linear"
-    return (
-        alt.Chart(data, title=title or f"{value_title} by run", width=width, height=height)
-        .mark_line(interpolate=interpolate)
-        .encode(
-            x=_time_axis(),
-            y=alt.Y("value:Q", title=value_title),
-            color=alt.Color("run:N", title="run", sort=[str(label) for label in runs]),
-            tooltip=[
-                alt.Tooltip(f"{TIME_FIELD}:Q", title="time (min)", format=".2f"),
-                "run:N",
-                alt.Tooltip("value:Q", title=value_title, format=".4g"),
-            ],
-        )
+    return _lines_over_time(
+        data, "run", "value", title=title or f"{value_title} by run", width=width, height=height,
+        y_title=value_title, series_title="run", sort=[str(label) for label in runs], value_format=".4g",
+        interpolate=interpolate,
     )
 
 
