@@ -36,7 +36,7 @@ import ipywidgets as widgets
 import pandas as pd
 
 from devsim import charts
-from devsim.apps._common import message_html, placeholder_chart
+from devsim.apps._common import placeholder_chart, run_reporting_errors
 from devsim.autoscale import PolicyComparison, compare_policies, trace_series, walk_forward_forecast
 from devsim.profiles import Profile, load_profile
 from devsim.sim.autoscaling import HorizontalPodAutoscaler, Predictive
@@ -690,23 +690,16 @@ class AutoscalingApp(widgets.VBox):
         """
         settings = self.settings()
         self._set_busy(True, steps=len(settings.policies) + 1)
-        try:
+
+        def work() -> ComparisonOutcome:
             outcome = run_comparison(settings, on_policy_done=self._on_policy_done)
             self._show(outcome)
             self.progress.value = self.progress.max
-        except ValueError as error:
-            # ProfileError and TraceError are ValueErrors; their messages name the value and the fix.
-            logger.info("autoscaling app rejected settings %s: %s", settings, error)
-            self.message.value = message_html(str(error), "compare")
-            self.status.value = "Invalid settings"
+            return outcome
+
+        outcome = run_reporting_errors(self, work, settings, action="compare", noun="comparison")
+        if outcome is None:
             return None
-        except Exception as error:  # noqa: BLE001 - a widget callback must not show a traceback
-            logger.exception("autoscaling comparison failed for settings %s", settings)
-            self.message.value = message_html(f"the comparison failed: {type(error).__name__}: {error}", "compare")
-            self.status.value = "Failed"
-            return None
-        finally:
-            self._set_busy(False)
 
         self.outcome = outcome
         self.message.value = ""

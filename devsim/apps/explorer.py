@@ -27,7 +27,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from devsim import charts
-from devsim.apps._common import message_html, placeholder_chart
+from devsim.apps._common import placeholder_chart, run_reporting_errors
 from devsim.experiments import environment_scenario
 from devsim.profiles import load_profile
 from devsim.sim import SimulationResult
@@ -377,26 +377,20 @@ class EnvironmentExplorer(widgets.VBox):
         settings = self.settings()
         self._set_busy(True)
         started = time.perf_counter()
-        try:
+
+        def work() -> tuple[SimulationResult, float]:
             self.progress.value = 1
             result = run_settings(settings)
             self.progress.value = 2
             elapsed = time.perf_counter() - started
             self._show_result(result, settings, elapsed)
             self.progress.value = 3
-        except ValueError as error:
-            # ProfileError and TraceError are ValueErrors; their messages name the value and the fix.
-            logger.info("explorer rejected settings %s: %s", settings, error)
-            self.message.value = message_html(str(error))
-            self.status.value = "Invalid settings"
+            return result, elapsed
+
+        outcome = run_reporting_errors(self, work, settings)
+        if outcome is None:
             return None
-        except Exception as error:  # noqa: BLE001 - a widget callback must not show a traceback
-            logger.exception("explorer run failed for settings %s", settings)
-            self.message.value = message_html(f"the simulation failed: {type(error).__name__}: {error}")
-            self.status.value = "Failed"
-            return None
-        finally:
-            self._set_busy(False)
+        result, elapsed = outcome
 
         self.result = result
         self.message.value = ""

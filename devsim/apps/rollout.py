@@ -26,7 +26,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from devsim import charts
-from devsim.apps._common import message_html, placeholder_chart
+from devsim.apps._common import placeholder_chart, run_reporting_errors
 from devsim.rollouts import (
     DEFAULT_RUN_S,
     RELEASE_DESCRIPTIONS,
@@ -403,26 +403,20 @@ class RolloutApp(widgets.VBox):
         settings = self.settings()
         self._set_busy(True)
         started = time.perf_counter()
-        try:
+
+        def work() -> tuple[RolloutResult, float]:
             self.progress.value = 1
             rollout = run_rollout(settings)
             elapsed = time.perf_counter() - started
             self.progress.value = 2
             self._show(rollout, settings, elapsed)
             self.progress.value = 3
-        except ValueError as error:
-            # The simulator's messages name the invalid value and how to fix it.
-            logger.info("rollout simulator rejected settings %s: %s", settings, error)
-            self.message.value = message_html(str(error))
-            self.status.value = "Invalid settings"
+            return rollout, elapsed
+
+        outcome = run_reporting_errors(self, work, settings)
+        if outcome is None:
             return None
-        except Exception as error:  # noqa: BLE001 - a widget callback must not show a traceback
-            logger.exception("rollout simulation failed for settings %s", settings)
-            self.message.value = message_html(f"the simulation failed: {type(error).__name__}: {error}")
-            self.status.value = "Failed"
-            return None
-        finally:
-            self._set_busy(False)
+        rollout, elapsed = outcome
 
         self.rollout = rollout
         self.message.value = ""
