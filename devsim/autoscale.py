@@ -28,7 +28,7 @@ from devsim.profiles import Profile, load_profile
 from devsim.sim.autoscaling import HorizontalPodAutoscaler, Manual, OnlinePredictive, Predictive, hpa_settings
 from devsim.sim.flow import run_scenario
 from devsim.sim.model import Scenario, SimulationResult
-from devsim.workload import RateTrace, RequestTrace, trace_workload
+from devsim.workload import RateTrace, RequestTrace, parse_window, trace_workload
 
 __all__ = ["PolicyComparison", "compare_policies", "trace_series", "walk_forward_forecast", "POLICY_NAMES"]
 
@@ -194,14 +194,9 @@ def compare_policies(
     split = series.index[0] + (series.index[-1] - series.index[0]) * train_fraction
     test_start = series.index[series.index >= split][0]
     first_offset = (test_start - series.index[0]).total_seconds()
-    window = f"{first_offset}:"
-    workload = trace_workload(trace, rate_multiplier=rate_multiplier, window=window)
-    if test_window is not None:
-        from devsim.workload import parse_window
-
-        start_s, end_s = parse_window(test_window)
-        workload = trace_workload(trace, rate_multiplier=rate_multiplier, window=(first_offset + start_s, first_offset + end_s))
-    replay_start = test_start + pd.Timedelta(seconds=0 if test_window is None else parse_window(test_window)[0])
+    start_s, end_s = (0.0, math.inf) if test_window is None else parse_window(test_window)
+    workload = trace_workload(trace, rate_multiplier=rate_multiplier, window=(first_offset + start_s, first_offset + end_s))
+    replay_start = test_start + pd.Timedelta(seconds=start_s)
 
     # Autoscaled runs start in steady state, with the replicas the first
     # interval's load needs at the target utilisation, so that a cold start

@@ -44,7 +44,8 @@ import pandas as pd
 
 from devsim.sim.autoscaling import AutoscalingPolicy, Observation, policy_from_profile
 from devsim.sim.metrics import METRIC_COLUMNS
-from devsim.sim.model import Scenario, SimulationResult, _requests_frame, SUMMARY_KEYS
+from devsim.sim.cluster import RequestLog
+from devsim.sim.model import SUMMARY_KEYS, Scenario, SimulationResult, _events_frame, _requests_frame
 from devsim.theory import erlang_c_many
 
 __all__ = ["simulate_flow", "choose_engine", "run_scenario", "DEFAULT_STEP_S", "MAX_STEPS", "FLOW_THRESHOLD_S"]
@@ -128,10 +129,8 @@ def simulate_flow(scenario: Scenario, seed: int | None = 0, step_s: float | None
             "max_ready_replicas": state.max_ready,
         }
     )
-    empty = _requests_frame(_EmptyLog(), np.zeros(0), np.zeros(0))
-    events = pd.DataFrame(state.events, columns=["time_s", "kind", "instance", "version", "from_replicas", "to_replicas", "reason"])
-    for column in ("instance", "from_replicas", "to_replicas"):
-        events[column] = events[column].astype("Int64")
+    empty = _requests_frame(RequestLog(np.zeros(0), np.zeros(0)), np.zeros(0), np.zeros(0))
+    events = _events_frame(state.events)
     duration = len(counts) * step_s
     return SimulationResult(
         requests=empty,
@@ -149,13 +148,6 @@ def simulate_flow(scenario: Scenario, seed: int | None = 0, step_s: float | None
         engine="flow",
         precomputed_summary={key: summary.get(key) for key in SUMMARY_KEYS},
     )
-
-
-class _EmptyLog:
-    start: list = []
-    end: list = []
-    status: list = []
-    instance: list = []
 
 
 def _service_points(workload, count: int = 100) -> np.ndarray | None:
