@@ -2,7 +2,7 @@
 
 :func:`compare_policies` splits a shipped trace in time: the first part trains
 the load forecaster, the rest is replayed once per policy with the same seed,
-so every policy sees the same requests. It reports SLO violations, cost and
+so every policy gets the same requests. It reports SLO violations, cost and
 scaling actions side by side.
 
 The forecasts that drive :class:`~devsim.sim.autoscaling.Predictive` are made

@@ -10,7 +10,7 @@ rate ``mu`` per server, ``c`` servers, unbounded FIFO queue) with offered load
   ``B(k) = a B(k-1) / (k + a B(k-1))``, which is stable for large ``c``;
 * mean wait in queue ``Wq = C(c, a) / (c mu - lam)``;
 * mean response time ``W = Wq + 1 / mu``;
-* Little's law ``L = lam * W`` (holds for any stable queue, not only M/M/c).
+* Little's law ``L = lam * W`` (true for any stable queue, not only M/M/c).
 
 Reference: L. Kleinrock, *Queueing Systems, Volume 1: Theory* (1975),
 section 3.5; D. Gross et al., *Fundamentals of Queueing Theory*, 4th ed., section 2.3.

@@ -22,7 +22,7 @@ def message_html(text: str, action: str = "simulate") -> str:
 
 
 def placeholder_chart(title: str, width: int, height: int, button: str = "Simulate") -> alt.Chart:
-    """Return an empty chart that asks the user to press ``button``."""
+    """Return an empty chart with the text "press ``button``"."""
     return (
         alt.Chart(pd.DataFrame({"text": [f"press {button}"]}), title=title, width=width, height=height)
         .mark_text()

@@ -11,8 +11,8 @@ wraps a fitted forecaster in a FastAPI application with two routes:
     the forecast value (needed when the model uses calendar features).
     Returns ``{"prediction": ..., "horizon_steps": ..., "window_size": ...}``.
 
-A malformed body gets HTTP 422 from FastAPI's validation; a well-formed body
-that the model cannot use (too few values, a missing value, an unreadable
+A malformed body gets HTTP 422 from FastAPI's validation. A well-formed body
+that the model cannot use (too few values, an invalid value, an unreadable
 time) gets HTTP 400 with a message naming the problem. :func:`serve` binds to
 127.0.0.1 unless told otherwise.
 """

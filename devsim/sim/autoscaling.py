@@ -15,7 +15,7 @@ Kubernetes source):
 * desired = ceil(ready pods * current utilisation / target utilisation),
   skipped when the ratio is within the tolerance (0.1) of 1;
 * when scaling up while some pods are not ready, those pods count as 0%
-  utilisation and the ratio is recomputed; if that reverses the direction or
+  utilisation and the ratio is recomputed. If that reverses the direction or
   falls within the tolerance, the replica count stays;
 * the recommendation is stabilised: scale-down uses the maximum recommendation
   of the last ``scale_down.stabilization_window_s`` (300 s by default) and
@@ -53,14 +53,14 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Observation:
-    """What an autoscaler sees at one sync.
+    """Fleet state that an autoscaler reads at one sync.
 
     Attributes
     ----------
     time_s
         Simulation time of the sync.
     current_replicas
-        Replicas the deployment asks for now (starting plus ready).
+        Replicas the deployment requests now (starting plus ready).
     ready_utilization
         Utilisation (0..1, may exceed 1 only through rounding) of each ready
         instance over the last sync period.
@@ -79,7 +79,7 @@ class Observation:
 
 @dataclass(frozen=True)
 class Decision:
-    """A policy's answer: the replica count to run and why."""
+    """Result of a policy: the replica count to run and the reason."""
 
     replicas: int
     reason: str
@@ -192,7 +192,7 @@ class HorizontalPodAutoscaler(AutoscalingPolicy):
             self.initial = self.min_replicas
         self.initial = min(max(self.initial, self.min_replicas), self.max_replicas)
         # The run starts in steady state: the HPA has recommended the initial
-        # count at time 0, so the scale-down window holds it for its length.
+        # count at time 0, so the scale-down window keeps it for its length.
         self._window_lows: deque[tuple[float, int]] = deque([(0.0, self.initial)])
         self._window_highs: deque[tuple[float, int]] = deque([(0.0, self.initial)])
         self._scale_events: deque[tuple[float, int]] = deque()
@@ -366,9 +366,9 @@ def policy_from_profile(profile: Profile) -> AutoscalingPolicy:
     if mode == "horizontal":
         return HorizontalPodAutoscaler.from_profile(profile)
     raise ValueError(
-        f"profile {profile.name!r} asks for scaling mode {mode!r}, which has no built-in policy yet; "
-        "pass autoscaler=HorizontalPodAutoscaler.from_profile(profile) or load the profile with "
-        "scaling__mode='horizontal'"
+        f"profile {profile.name!r} sets scaling mode {mode!r}, which needs a load forecast as well as the profile; "
+        "pass autoscaler=Predictive.from_profile_forecast(profile, forecast, interval_s), run "
+        "devsim.autoscale.compare_policies, or load the profile with scaling__mode='horizontal'"
     )
 
 
@@ -377,7 +377,7 @@ class Predictive(HorizontalPodAutoscaler):
 
     At each sync the policy looks up the forecast request rate for the time
     ``now + lead_s`` (by default the startup delay plus one sync period, so that
-    replicas started now are ready when the load arrives) and asks for
+    replicas started now are ready when the load arrives) and requests
     ``ceil(rate * mean_service_s * (1 + headroom) / (workers * target_utilization))``
     replicas. Stabilisation, rate limits and bounds then apply as for the HPA.
 
@@ -385,7 +385,7 @@ class Predictive(HorizontalPodAutoscaler):
     ``max_age_s`` before now), the policy falls back to the reactive HPA
     calculation and says so in the decision's reason.
 
-    With ``combine="max"`` the policy asks for the larger of the forecast and
+    With ``combine="max"`` the policy requests the larger of the forecast and
     the reactive calculation, so a surprise burst still scales the fleet; this
     is how cloud predictive scaling is usually paired with dynamic scaling.
     ``combine="forecast"`` trusts the forecast alone.
@@ -492,7 +492,7 @@ class Predictive(HorizontalPodAutoscaler):
 class OnlinePredictive(Predictive):
     """A predictive policy that learns from the arrivals it observes while the simulation runs.
 
-    The policy counts the arrivals it sees at each sync into intervals of
+    The policy counts the arrivals it observes at each sync into intervals of
     ``step_s`` seconds. When an interval ends it appends the count to its
     history and forecasts the interval ``horizon`` steps after it with
     ``estimator.predict_one``. Every ``retrain_every`` intervals it refits a

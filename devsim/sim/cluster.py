@@ -42,7 +42,7 @@ STARTING, READY, DRAINING, TERMINATED = "starting", "ready", "draining", "termin
 
 # Status codes of the per-request arrays.
 # ERROR is a response with a server error after service (a bad release);
-# DROPPED is a request lost when its instance was killed before answering.
+# DROPPED is a request lost when its instance was killed before it responded.
 PENDING, OK, REJECTED, TIMED_OUT, ERROR, DROPPED = 0, 1, 2, 3, 4, 5
 STATUS_NAMES = {
     PENDING: "pending", OK: "ok", REJECTED: "rejected", TIMED_OUT: "timed_out", ERROR: "error", DROPPED: "dropped",
@@ -183,7 +183,7 @@ class Instance:
             cluster.terminate(self)
 
     def drop_all(self, now: float) -> int:
-        """End every request this instance holds as dropped; return how many."""
+        """End every request in service or queued on this instance as dropped; return how many."""
         cluster = self.cluster
         held = list(self.in_service) + list(self.queue)
         for i in held:
@@ -366,7 +366,7 @@ class Cluster:
         """Take an instance out of service: a starting one stops at once, a ready one drains.
 
         With ``drain=False`` a ready instance is killed at once and the
-        requests it holds are dropped. With a ``grace_s``, a draining instance
+        requests in service or queued on it are dropped. With a ``grace_s``, a draining instance
         still holding requests after that many seconds is killed, as Kubernetes
         does at the end of ``terminationGracePeriodSeconds``.
         """

@@ -7,11 +7,11 @@ instances killed). A rollout strategy moves the fleet from the running
 version to the new one:
 
 * :class:`RollingUpdate` follows the Kubernetes Deployment controller
-  (``apps/v1``, documented behaviour as of Kubernetes 1.30): ``maxSurge``
-  (default 25%, rounded up) and ``maxUnavailable`` (default 25%, rounded
-  down) bound the pods above the desired count and the pods that may be
-  unavailable; a pod is available once it has been ready for
-  ``minReadySeconds``; a rollout that makes no progress for
+  (``apps/v1``, documented behaviour as of Kubernetes 1.30). ``maxSurge``
+  (default 25%, rounded up) bounds the pods above the desired count and
+  ``maxUnavailable`` (default 25%, rounded down) the pods that may be
+  unavailable. A pod is available once it has been ready for
+  ``minReadySeconds``. A rollout that makes no progress for
   ``progressDeadlineSeconds`` (default 600) gets the ProgressDeadlineExceeded
   condition.
 * :class:`Recreate` removes every old pod, waits until they are gone, then
@@ -456,7 +456,7 @@ class BlueGreen:
 class Canary:
     """Canary: shift traffic to the new version in steps of ``(weight, pause_s)``, then promote.
 
-    The stable fleet keeps its size during the steps; the canary gets
+    The stable fleet keeps its size during the steps. The canary gets
     ``ceil(weight * replicas)`` pods and exactly ``weight`` of the traffic,
     as with a traffic router (a service mesh or an ingress that splits by weight).
     """
@@ -517,8 +517,8 @@ class RollbackPolicy:
 
     ``failure`` rolls back on ProgressDeadlineExceeded or when a new pod has
     restarted ``crash_restarts`` times. ``analysis`` measures the new
-    version every ``interval_s`` over the last ``window_s``: it fails a
-    measurement when the error ratio exceeds ``max_error_ratio`` (or the old
+    version every ``interval_s`` over the last ``window_s``. A measurement
+    fails when the error ratio exceeds ``max_error_ratio`` (or the old
     version's by ``max_error_ratio_increase`` when ``compare_to_old``) or the
     p95 latency exceeds ``max_p95_s``, and rolls back after
     ``failure_limit`` failed measurements; it also rolls back on failure.

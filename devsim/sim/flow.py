@@ -10,7 +10,7 @@ default). In each step:
    (:meth:`~devsim.workload.Workload.step_counts`);
 2. capacity is the ready replicas times their workers;
 3. work that capacity cannot serve stays in a backlog carried to the next
-   step; requests beyond the fleet's queue capacity are rejected, and when the
+   step. Requests beyond the fleet's queue capacity are rejected. When the
    backlog alone would make a new request wait longer than the client
    timeout, that step's arrivals time out;
 4. latency is the fluid wait to drain the backlog plus the M/M/c wait at the

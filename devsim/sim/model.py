@@ -104,7 +104,7 @@ class SimulationResult:
         One row per request: ``request_id, arrival_s, start_s, end_s, wait_s,
         latency_s, work_s, instance, status``. ``status`` is ``ok``,
         ``rejected``, ``timed_out``, ``error`` (a server error from a bad
-        release) or ``dropped`` (its instance was killed before it answered).
+        release) or ``dropped`` (its instance was killed before it responded).
         A rejected request has latency 0 and no
         start; a timed-out one ends at its deadline.
     metrics

@@ -1,7 +1,7 @@
 """Fixtures that execute notebooks with papermill, once per test session.
 
 Each notebook runs in the ``devsim`` Jupyter kernel with its folder as the
-working directory and the executed copy in a temporary folder; tests read the
+working directory and the executed copy in a temporary folder. Tests read the
 values the notebook stored with ``devsim.book.record``.
 """
 

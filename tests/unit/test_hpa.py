@@ -68,7 +68,7 @@ def test_scale_down_waits_for_window():
     for t in range(15, 600, 15):
         replicas = hpa.recommend(observe(t, replicas, 0.1)).replicas
         history.append((t, replicas))
-    # The recommendation at time 0 was 8; the 300 s window holds it until it expires.
+    # The recommendation at time 0 was 8; the 300 s window keeps it until it expires.
     assert all(r == 8 for t, r in history if t < 300)
     first_down = next(t for t, r in history if r < 8)
     assert 300 <= first_down <= 315
@@ -79,7 +79,7 @@ def test_scale_down_waits_for_window():
 def test_scale_down_window_keeps_peak():
     hpa = make_hpa(initial=4, scale_down_window_s=60)
     assert hpa.recommend(observe(15, 4, 1.0)).replicas == 8
-    # Load drops: the 60 s window still holds the recommendation of 8.
+    # Load drops: the 60 s window still contains the recommendation of 8.
     assert hpa.recommend(observe(30, 8, 0.1)).replicas == 8
     assert hpa.recommend(observe(60, 8, 0.1)).replicas == 8
     assert hpa.recommend(observe(90, 8, 0.1)).replicas == 2

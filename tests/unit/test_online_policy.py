@@ -36,7 +36,7 @@ def test_counts_observed_arrivals_per_interval():
 
 def test_forecast_follows_observed_level():
     p = policy(LastValue(horizon=1))
-    # History says 300 requests per 5 minutes (1 req/s); the run brings 4 req/s.
+    # The history has 300 requests per 5 minutes (1 req/s); the run brings 4 req/s.
     for t in range(15, 901, 15):
         sync(p, float(t), rate=4.0)
     assert p.forecast_at(900.0) == pytest.approx(4.0)

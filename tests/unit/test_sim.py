@@ -44,7 +44,7 @@ def test_littles_law_on_result_frames():
     average_in_system = in_system_area / horizon
     arrival_rate = len(requests) / horizon
     mean_response = requests["latency_s"].mean()
-    # Over the whole run every request enters and leaves, so L = lambda W holds exactly.
+    # Over the whole run every request enters and leaves, so L = lambda W is exact.
     assert average_in_system == pytest.approx(arrival_rate * mean_response, rel=1e-9)
 
 
